@@ -1,0 +1,221 @@
+"""The command line (DESIGN §6): migrate, invite, people, export, erase, run, digest, sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from sqlalchemy import select
+
+from bot.settings import Settings
+from storage import migrate
+from storage.db import Database
+from storage.errors import Refused
+from storage.scheme import Scheme, SchemeError, load_scheme
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Ambassador Bot: runs a Community Ambassador scheme.")
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _scheme(settings: Settings) -> Scheme:
+    try:
+        return load_scheme(settings.scheme_file)
+    except SchemeError as error:
+        typer.echo(f"The scheme file can't be used:\n{error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _run(work: Callable[[Database, Scheme], Awaitable[T]]) -> T:
+    """Migrate-free helper: open the database, sync the scheme, run `work`, close."""
+    settings = _settings()
+    scheme = _scheme(settings)
+
+    async def main() -> T:
+        from storage.operations.people import sync_scheme
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                await sync_scheme(session, scheme)
+            return await work(db, scheme)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except Refused as refusal:
+        typer.echo(refusal.sentence, err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    settings = _settings()
+    _scheme(settings)
+    migrate.upgrade(settings.database_url)
+    _run(lambda db, scheme: asyncio.sleep(0))
+    typer.echo("Database is up to date.")
+
+
+@app.command()
+def invite(name: str = typer.Option(..., help="The person's name"),
+           role: str = typer.Option("ambassador", help="ambassador, officer, commissioning, "
+                                    "commissioner, deputy or admin"),
+           area: str | None = typer.Option(None, help="Area (required for an ambassador)"),
+           bot_username: str = typer.Option("AmbassadorBot", "--bot",
+                                            help="The Telegram bot's username")) -> None:
+    """Invite someone: prints a single-use Telegram link and the code for Slack."""
+    from storage.operations.people import cli_admin, do_create_invite
+
+    async def work(db: Database, scheme: Scheme) -> Any:
+        async with db.transaction() as session:
+            admin = await cli_admin(session)
+            return await do_create_invite(session, scheme, name=name, role=role, area=area,
+                                          actor=admin)
+
+    created = _run(work)
+    typer.echo(f"Invite for {created.name} ({created.role}), valid until "
+               f"{created.expires_at:%d %B %Y}:")
+    typer.echo(f"  Telegram: https://t.me/{bot_username}?start={created.code}")
+    typer.echo(f"  Code (Slack: /ambassadors join CODE): {created.code}")
+
+
+@app.command()
+def people() -> None:
+    """List the people in the scheme."""
+    from storage.models import Area, Person
+
+    async def work(db: Database, scheme: Scheme) -> list[tuple[Any, ...]]:
+        async with db.transaction() as session:
+            rows = await session.execute(select(Person, Area.name).outerjoin(
+                Area, Area.id == Person.area_id).order_by(Person.id))
+            return [(p.id, p.name, ",".join(p.roles), a or "", "active" if p.active else
+                     "inactive", "telegram" if p.telegram_id else "slack" if p.slack_id else "-")
+                    for p, a in rows.all()]
+
+    for row in _run(work):
+        typer.echo("\t".join(str(c) for c in row))
+
+
+EXPORTS = ("engagements", "feedback", "grants", "hours", "expenses")
+
+
+@app.command()
+def export(out: Path = typer.Option(Path("exports"), help="Directory for the extracts"),
+           person: int | None = typer.Option(None, help="Subject-access bundle for one person"),
+           since: str | None = typer.Option(None, help="From date, YYYY-MM-DD"),
+           until: str | None = typer.Option(None, help="Until date, YYYY-MM-DD"),
+           xlsx: bool = typer.Option(True, help="Also write an XLSX workbook"),
+           force: bool = typer.Option(False, help="Overwrite existing files")) -> None:
+    """Write the office's CSV (and XLSX) extracts of engagements, feedback, grants, hours and
+    expenses."""
+    if person is not None:
+        typer.echo("The subject-access bundle (--person) is not yet available.", err=True)
+        raise typer.Exit(1)
+    from storage.exports import EXTRACTS, extract_rows
+
+    try:
+        start = dt.date.fromisoformat(since) if since else None
+        end = dt.date.fromisoformat(until) if until else None
+    except ValueError:
+        typer.echo("Dates must be written YYYY-MM-DD, e.g. 2026-04-01.", err=True)
+        raise typer.Exit(2) from None
+    out.mkdir(parents=True, exist_ok=True)
+    targets = [out / f"{name}.csv" for name in EXTRACTS]
+    if not force and any(t.exists() for t in targets):
+        typer.echo(f"Extracts already exist in {out}; use --force to overwrite.", err=True)
+        raise typer.Exit(1)
+
+    async def work(db: Database, scheme: Scheme) -> dict[str, tuple[list[str], list[list[Any]]]]:
+        tables = {}
+        with typer.progressbar(EXTRACTS, label="Exporting") as names:
+            for name in names:
+                async with db.transaction() as session:
+                    tables[name] = await extract_rows(session, scheme, name, start, end)
+        return tables
+
+    tables = _run(work)
+    for name, (header, rows) in tables.items():
+        with open(out / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+    if xlsx:
+        from openpyxl import Workbook
+        book = Workbook(write_only=True)
+        for name, (header, rows) in tables.items():
+            sheet = book.create_sheet(name)
+            sheet.append(header)
+            for row in rows:
+                sheet.append(row)
+        book.save(out / "extracts.xlsx")
+    for name, (_, rows) in tables.items():
+        typer.echo(f"{name}: {len(rows)} rows")
+    typer.echo(f"Written to {out}/")
+
+
+@app.command()
+def erase(person: int = typer.Option(..., help="The person's id (see `people`)"),
+          yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation")) -> None:
+    """Erase a person's personal data; records stay, anonymised, with an audit line."""
+    from storage.operations.people import cli_admin, do_erase_person
+
+    if not yes and not typer.confirm(f"Erase the personal data of person {person}? This "
+                                     "cannot be undone"):
+        raise typer.Exit(1)
+
+    async def work(db: Database, scheme: Scheme) -> list[str]:
+        async with db.transaction() as session:
+            return await do_erase_person(session, person_id=person,
+                                         actor=await cli_admin(session))
+
+    for path in _run(work):
+        Path(path).unlink(missing_ok=True)
+    typer.echo(f"Person {person}'s personal data is erased.")
+
+
+@app.command()
+def run() -> None:
+    """Run the bot (Telegram and Slack)."""
+    settings = _settings()
+    _scheme(settings)
+    missing = settings.missing_for_run()
+    if missing:
+        typer.echo("The bot can't start yet: set " + ", ".join(missing) + " in .env (see "
+                   ".env.example). To try it without tokens, run `make demo`.", err=True)
+        raise typer.Exit(2)
+    typer.echo("The production runner is not yet available in this version.", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def digest(now: bool = typer.Option(False, "--now", help="Post the weekly digest now")) -> None:
+    """Post the Commissioner's weekly digest."""
+    typer.echo("The weekly digest is not yet available in this version.", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def sandbox() -> None:
+    """Try the whole scheme locally with no tokens (web page on 127.0.0.1)."""
+    typer.echo("The sandbox is not yet available in this version. `python -m bot run` needs "
+               "TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.", err=True)
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
+    sys.exit(0)

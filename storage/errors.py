@@ -1,0 +1,49 @@
+"""Typed refusals. Every one carries a sentence a non-technical person understands.
+
+Handlers catch `Refused` and show `.sentence`; nothing else about the failure reaches a user.
+"""
+
+from __future__ import annotations
+
+
+class Refused(Exception):
+    """An operation or parser said no. `sentence` is shown to the person as it is."""
+
+    def __init__(self, sentence: str, *, field: str | None = None) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.field = field
+
+
+class InvalidInput(Refused):
+    """What was typed or chosen cannot be used; the sentence says what to give instead."""
+
+
+class NotAllowed(Refused):
+    """The acting person's role does not permit this action (DESIGN §8). Audited."""
+
+    def __init__(self, sentence: str, *, action: str, actor_id: int | None,
+                 actor_label: str = "", target_type: str | None = None,
+                 target_id: int | None = None) -> None:
+        super().__init__(sentence)
+        self.action = action
+        self.actor_id = actor_id
+        self.actor_label = actor_label
+        self.target_type = target_type
+        self.target_id = target_id
+
+
+class NotFound(Refused):
+    """The record asked for does not exist (or is not visible to this person)."""
+
+
+class Conflict(Refused):
+    """The record has moved on: already decided, already used, already filed."""
+
+
+class FundExhausted(Refused):
+    """Approving this grant would take the fund below zero."""
+
+
+class MediaRefused(InvalidInput):
+    """A photo or video that cannot be used, with the reason in plain words."""

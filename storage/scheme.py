@@ -1,0 +1,231 @@
+"""The scheme file: areas, objectives, lists, channels, schedules, limits, time zone.
+
+An office's whole shape is here (DESIGN §1): West Mercia's four areas or Essex's fourteen
+districts are configuration, never code. A typo stops start-up with the file, the key, the
+line and the reason, because a scheme that half-loads would mis-route people's reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from storage.parsers import parse_money
+from storage.errors import InvalidInput
+
+SCHEMES_DIR = Path(__file__).resolve().parent.parent / "schemes"
+DEFAULT_SCHEME_FILE = SCHEMES_DIR / "west-mercia.yaml"
+
+CHANNEL_KEYS = ("engagements", "alerts", "media", "grants", "digest")
+
+
+class SchemeError(Exception):
+    """The scheme file cannot be used; the message names the file, key, line and reason."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _money(value: Any) -> int:
+    """Money in the file is written as people write it ("£1,000"); stored as pence."""
+    if isinstance(value, bool):
+        raise ValueError("write an amount such as £1,000")
+    if isinstance(value, int):
+        return value * 100
+    try:
+        return parse_money(str(value))
+    except InvalidInput as refusal:
+        raise ValueError(refusal.sentence) from None
+
+
+class Channels(_Strict):
+    engagements: str
+    alerts: str
+    media: str
+    grants: str
+    digest: str
+
+
+class Schedules(_Strict):
+    weekly_digest: str = "0 8 * * mon"
+    weekly_catch_up: str = "0 10 * * wed"
+    monthly_hours_summary: str = "0 9 1 * *"
+    feedback_nudges: str = "0 * * * *"
+    overdue_follow_ups: str = "0 9 * * mon-fri"
+    retention: str = "30 2 * * *"
+
+    @field_validator("*")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as error:
+            raise ValueError(f"not a valid cron schedule ({error})") from None
+        return value
+
+
+class Limits(_Strict):
+    grant_cap_pence: int = Field(alias="grant_cap")
+    fund_size_pence: int = Field(alias="fund_size")
+    fund_period: str
+    hours_per_month: int = Field(gt=0, le=744)
+    annual_fee_pence: int = Field(alias="annual_fee")
+    invite_valid_days: int = Field(14, gt=0, le=365)
+    follow_up_due_days: int = Field(7, gt=0, le=365)
+    feedback_due_hours: int = Field(24, gt=0, le=24 * 30)
+    draft_expiry_days: int = Field(14, gt=0, le=365)
+    max_text_chars: int = Field(2000, ge=100, le=3000)
+    max_media_bytes: int = Field(20_000_000, gt=0, le=2_000_000_000)
+
+    @field_validator("grant_cap_pence", "fund_size_pence", "annual_fee_pence", mode="before")
+    @classmethod
+    def _pence(cls, value: Any) -> int:
+        return _money(value)
+
+    @field_validator("fund_period")
+    @classmethod
+    def _period(cls, value: str) -> str:
+        try:
+            start, end = (dt.date.fromisoformat(part) for part in value.split("/"))
+        except ValueError:
+            raise ValueError("write the period as YYYY-MM-DD/YYYY-MM-DD") from None
+        if end <= start:
+            raise ValueError("the period must end after it starts")
+        return value
+
+    @model_validator(mode="after")
+    def _cap_within_fund(self) -> Limits:
+        if self.grant_cap_pence <= 0:
+            raise ValueError("grant_cap must be more than £0")
+        if self.grant_cap_pence > self.fund_size_pence:
+            raise ValueError("grant_cap cannot be larger than fund_size")
+        return self
+
+    @property
+    def fund_starts(self) -> dt.date:
+        return dt.date.fromisoformat(self.fund_period.split("/")[0])
+
+    @property
+    def fund_ends(self) -> dt.date:
+        return dt.date.fromisoformat(self.fund_period.split("/")[1])
+
+
+class Retention(_Strict):
+    feedback_free_text_days: int = Field(gt=0)
+    media_days: int = Field(gt=0)
+    audit_detail_days: int = Field(gt=0)
+    keep_media_originals: bool = False
+
+
+class Scheme(_Strict):
+    name: str = Field(min_length=1)
+    office: str = Field(min_length=1)
+    commissioner_title: str = "Commissioner"
+    timezone: str = "Europe/London"
+    areas: list[str] = Field(min_length=1)
+    plan_name: str = "Police and Crime Plan"
+    plan_objectives: list[str] = Field(min_length=1)
+    demographic_groups: list[str] = Field(min_length=1)
+    topics: list[str] = Field(min_length=1)
+    engagement_kinds: list[str] = Field(min_length=1)
+    channels: Channels
+    schedules: Schedules = Schedules()
+    limits: Limits
+    retention: Retention
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known time zone (e.g. Europe/London)") from None
+        return value
+
+    @field_validator("areas", "plan_objectives", "demographic_groups", "topics",
+                     "engagement_kinds")
+    @classmethod
+    def _unique_names(cls, values: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in values]
+        if any(not v for v in cleaned):
+            raise ValueError("an entry is empty")
+        seen: set[str] = set()
+        for v in cleaned:
+            if v.casefold() in seen:
+                raise ValueError(f"{v!r} is listed twice")
+            seen.add(v.casefold())
+        return cleaned
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map each key path in the YAML document to its 1-based line, for error messages."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, key_node.value)
+            lines[child] = key_node.start_mark.line + 1
+            lines.update({k: v for k, v in _line_index(value_node, child).items() if k != child})
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.update(_line_index(item, (*path, index)))
+    return lines
+
+
+def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None
+
+
+def parse_scheme(text: str, source: str = "<scheme>") -> Scheme:
+    """Validate scheme YAML; any problem becomes one SchemeError naming key, line and reason."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SchemeError(f"{source}{where}: not valid YAML ({getattr(error, 'problem', error)})") \
+            from None
+    if not isinstance(data, dict) or node is None:
+        raise SchemeError(f"{source}: the scheme file must be a mapping of keys to values")
+    try:
+        return Scheme.model_validate(data)
+    except ValidationError as error:
+        lines = _line_index(node)
+        problems = []
+        for item in error.errors():
+            loc = tuple(item["loc"])
+            # Aliased money fields report the alias, which is what the file says anyway.
+            key = ".".join(str(part) for part in loc) or "(top level)"
+            line = _nearest_line(lines, loc)
+            reason = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                reason = "unknown key (check the spelling)"
+            elif item["type"] == "missing":
+                reason = "this key is required"
+            problems.append(f"{source}{f' line {line}' if line else ''}: {key}: {reason}")
+        raise SchemeError("\n".join(problems)) from None
+
+
+def load_scheme(path: str | Path | None = None) -> Scheme:
+    """Read the scheme file (the West Mercia default when none is given)."""
+    file = Path(path) if path else DEFAULT_SCHEME_FILE
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SchemeError(f"{file}: cannot read the scheme file ({error.strerror})") from None
+    return parse_scheme(text, str(file))
