@@ -64,9 +64,13 @@ def main(argv: list[str]) -> int:
         subprocess.run([*prefix, initdb, "-D", data, "-U", "postgres", "--auth=trust",
                         "-E", "UTF8", "--no-sync"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([*prefix, pg_ctl, "-D", data, "-l", log, "-w", "-o",
-                        f"-h 127.0.0.1 -p {port} -k {base} -F -c max_connections=200",
-                        "start"], check=True, stdout=subprocess.DEVNULL)
+                        f"-h 127.0.0.1 -p {port} -k {data} -F -c max_connections=200",
+                        "start"], stdout=subprocess.DEVNULL)
         started = True
+        if subprocess.call([*prefix, pg_ctl, "-D", data, "status"],
+                            stdout=subprocess.DEVNULL) != 0:
+            print(open(log, encoding="utf-8", errors="replace").read(), file=sys.stderr)
+            raise SystemExit("with_postgres: the PostgreSQL server did not start (log above)")
         url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
         print(f"with_postgres: throwaway server on 127.0.0.1:{port}", flush=True)
         return subprocess.call(argv, env={**os.environ, "DATABASE_URL_PG": url})
