@@ -11,7 +11,9 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///ambassador.db"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # Empty values (as .env.example leaves them) mean "not set", not "the empty path".
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True)
 
     database_url: str = DEFAULT_DATABASE_URL
     telegram_bot_token: SecretStr | None = None

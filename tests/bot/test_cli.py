@@ -1,0 +1,75 @@
+"""The command line end to end, as an admin would run it, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.conftest import PG_URL
+from tests.storage.test_migrations import _fresh_pg_database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(url: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "SCHEME_FILE": ""}
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, text=True,
+                          capture_output=True, input=input, timeout=120)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    if not PG_URL:
+        pytest.skip("PostgreSQL half: run `make test` (or set DATABASE_URL_PG)")
+    return await _fresh_pg_database("cli_check")
+
+
+def test_migrate_invite_people_export(url: str, tmp_path: Path) -> None:
+    assert cli(url, "migrate").returncode == 0
+    made = cli(url, "invite", "--name", "Ann Smith", "--area", "Shropshire", "--bot", "WMAmbBot")
+    assert made.returncode == 0, made.stderr
+    assert "https://t.me/WMAmbBot?start=" in made.stdout
+    refused = cli(url, "invite", "--name", "Bob", "--area", "Gloucestershire")
+    assert refused.returncode == 1
+    assert "'Gloucestershire' is not one of the scheme's areas" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    listed = cli(url, "people")
+    assert "Command line\tadmin" in listed.stdout
+
+    out = tmp_path / "extracts"
+    exported = cli(url, "export", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    for name in ("engagements", "feedback", "grants", "hours", "expenses"):
+        with open(out / f"{name}.csv", encoding="utf-8") as handle:
+            header = next(csv.reader(handle))
+        assert header[0] == "id"
+    assert load_workbook(out / "extracts.xlsx").sheetnames == [
+        "engagements", "feedback", "grants", "hours", "expenses"]
+    again = cli(url, "export", "--out", str(out))
+    assert again.returncode == 1 and "--force" in again.stderr
+
+
+def test_a_typo_in_the_scheme_stops_start_up(tmp_path: Path) -> None:
+    broken = tmp_path / "scheme.yaml"
+    broken.write_text((ROOT / "schemes/west-mercia.yaml").read_text().replace(
+        "  grant_cap:", "  grant_kap:"))
+    env = {**os.environ, "SCHEME_FILE": str(broken),
+           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"}
+    result = subprocess.run([sys.executable, "-m", "bot", "migrate"], cwd=ROOT, env=env,
+                            text=True, capture_output=True, timeout=60)
+    assert result.returncode == 2
+    assert f"{broken} line 67: limits.grant_kap: unknown key" in result.stderr
+
+
+def test_run_without_tokens_says_which_are_missing(tmp_path: Path) -> None:
+    result = cli(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", "run")
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr and "Traceback" not in result.stderr
