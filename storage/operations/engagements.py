@@ -207,3 +207,18 @@ async def engagements_awaiting_feedback(session: AsyncSession, actor: Person, *,
                Engagement.starts_at >= now - dt.timedelta(days=days))
         .order_by(Engagement.starts_at.desc()))
     return list(rows.all())
+
+
+async def recent_engagements(session: AsyncSession, actor: Person, *,
+                             now: dt.datetime | None = None, days_back: int = 60,
+                             days_ahead: int = 60, limit: int = 8) -> list[Engagement]:
+    """The ambassador's engagements around now (not cancelled), soonest-past first."""
+    now = now or utcnow()
+    rows = await session.scalars(
+        select(Engagement).where(
+            Engagement.ambassador_id == actor.id,
+            Engagement.status != EngagementStatus.CANCELLED.value,
+            Engagement.starts_at >= now - dt.timedelta(days=days_back),
+            Engagement.starts_at <= now + dt.timedelta(days=days_ahead))
+        .order_by(Engagement.starts_at.desc()).limit(limit))
+    return list(rows.all())

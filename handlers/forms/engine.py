@@ -1,0 +1,366 @@
+"""The form engine's transport-free core: fields, answers, Back/Skip/Edit, the summary.
+
+A form is declared once (handlers/forms/flows.py); Telegram runs it as a conversation and
+Slack as a modal. The state is plain JSON so it can be saved as a FormDraft after every answer
+and resumed after a restart exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from storage import parsers
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import Database
+from storage.operations.updates import mark_processed
+from storage.errors import InvalidInput
+from storage.models import Person
+from storage.scheme import Scheme
+
+Kind = Literal["text", "choice", "multi", "count", "money", "when", "date", "hours", "yesno",
+               "photos", "location", "miles"]
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: Any
+    label: str
+
+
+@dataclass
+class FormContext:
+    """What a form needs to ask its questions and submit: the scheme, the person, the clock.
+
+    `update_key` names the incoming update (Telegram update_id, Slack request) so the
+    transaction that changes records also records it as processed: handled once, ever.
+    """
+
+    db: Database
+    scheme: Scheme
+    person: Person
+    now: dt.datetime
+    update_key: str | None = None
+    services: dict[str, Any] = field(default_factory=dict)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.db.transaction() as session:
+            if self.update_key:
+                await mark_processed(session, self.update_key)
+                self.update_key = None
+            yield session
+
+
+ChoiceSource = Callable[[FormContext, dict[str, Any]], Awaitable[Sequence[Choice]]]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str                         # shown in the summary
+    prompt: str                        # the question, one at a time
+    kind: Kind
+    optional: bool = False
+    max_chars: int = 200
+    choices: ChoiceSource | None = None
+    allow_past: bool = False           # for "when": reporting something already held
+    cap_pence: Callable[[Scheme], int] | None = None
+    show_if: Callable[[dict[str, Any]], bool] | None = None
+    hint: str = ""                     # e.g. "e.g. 14/03 19:00 or tomorrow 7pm"
+
+    def shown(self, answers: dict[str, Any]) -> bool:
+        return self.show_if is None or self.show_if(answers)
+
+
+Submit = Callable[[FormContext, dict[str, Any]], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    title: str
+    command: str
+    fields: tuple[Field, ...]
+    submit: Submit
+    intro: str = ""
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+@dataclass
+class Answer:
+    """What a person gave, whatever the app: typed text, a tapped choice, photos, a place."""
+
+    text: str | None = None
+    choice: int | None = None
+    photos: list[dict[str, Any]] | None = None
+    location: tuple[float, float] | None = None
+    other: str | None = None           # a sticker, voice note... named, to say why it is refused
+
+
+SUMMARY = "@summary"  # not a field name: a form may have a field called "summary"
+EDIT_MENU = "@edit"
+WRONG_KIND = {
+    "text": "Please type your answer as a message.",
+    "count": "Please type a number, e.g. 25.",
+    "money": "Please type an amount, e.g. £250.",
+    "when": "Please type a date and time, e.g. 14/03 19:00 or tomorrow 7pm, or tap a day.",
+    "date": "Please type a date, e.g. 14/03, or tap a day.",
+    "hours": "Please type the time, e.g. 2, 1.5 or 1h30.",
+    "miles": "Please type the miles, e.g. 12.5.",
+}
+
+
+def new_state(form: Form) -> dict[str, Any]:
+    return {"form": form.name, "answers": {}, "step": None, "history": [], "seq": 0,
+            "options": {}, "editing": False}
+
+
+def next_field(form: Form, state: dict[str, Any], after: str | None) -> str:
+    """The next field to ask after `after` (None: the first) that is shown and unanswered;
+    when editing, straight back to the summary."""
+    answers = state["answers"]
+    if state.get("editing") and after is not None:
+        state["editing"] = False
+        # A changed answer may reveal a follow-on question (e.g. follow-up detail).
+        for f in form.fields:
+            if f.shown(answers) and f.name not in answers and not f.optional:
+                return f.name
+        return SUMMARY
+    names = [f.name for f in form.fields]
+    start = 0 if after is None else names.index(after) + 1
+    for f in form.fields[start:]:
+        if f.shown(answers):
+            return f.name
+    return SUMMARY
+
+
+def advance(form: Form, state: dict[str, Any]) -> None:
+    step = state["step"]
+    if step not in (None, SUMMARY):
+        state["history"].append(step)
+    state["step"] = next_field(form, state, step)
+    state["seq"] += 1
+    # Drop answers to questions that are no longer asked (e.g. the detail of a follow-up
+    # that is now "none"), so the summary and the record never disagree.
+    for f in form.fields:
+        if not f.shown(state["answers"]):
+            state["answers"].pop(f.name, None)
+
+
+def go_back(form: Form, state: dict[str, Any]) -> None:
+    if state["step"] == SUMMARY and state["history"]:
+        state["step"] = state["history"].pop()
+    elif state["history"]:
+        state["step"] = state["history"].pop()
+    state["seq"] += 1
+
+
+def skip(form: Form, state: dict[str, Any]) -> str | None:
+    current = form.field(state["step"])
+    if not current.optional:
+        return "This one is needed, so it can't be skipped."
+    state["answers"][current.name] = None
+    advance(form, state)
+    return None
+
+
+def edit(form: Form, state: dict[str, Any], name: str) -> None:
+    state["editing"] = True
+    state["step"] = name
+    state["seq"] += 1
+
+
+async def options_for(form: Form, state: dict[str, Any], ctx: FormContext) -> list[Choice]:
+    """The choices of the current field, computed once and kept in the draft so a tap on a
+    button after a restart still means what it meant when the button was shown."""
+    current = form.field(state["step"])
+    if current.kind == "yesno":
+        return [Choice(True, "Yes"), Choice(False, "No")]
+    if current.choices is None:
+        return []
+    kept = state["options"].get(current.name)
+    if kept is None:
+        found = await current.choices(ctx, state["answers"])
+        kept = [[c.value, c.label] for c in found]
+        state["options"][current.name] = kept
+    return [Choice(v, label) for v, label in kept]
+
+
+async def take_answer(form: Form, state: dict[str, Any], answer: Answer,
+                      ctx: FormContext) -> str | None:
+    """Validate and store an answer to the current field. Returns a refusal sentence (the
+    question is then asked again) or None when the form moved on."""
+    current = form.field(state["step"])
+    try:
+        value = await _parse(current, state, answer, ctx)
+    except InvalidInput as refusal:
+        return refusal.sentence
+    if value is _PENDING:
+        return None
+    state["answers"][current.name] = value
+    if current.kind == "choice":
+        # Keep the label shown for the value (an engagement id reads as its title).
+        options = state["options"].get(current.name) or []
+        label = next((lbl for v, lbl in options if v == value), str(value))
+        state.setdefault("labels", {})[current.name] = [[value, label]]
+    state["options"].pop(current.name, None)
+    advance(form, state)
+    return None
+
+
+_PENDING = object()
+
+
+async def _parse(current: Field, state: dict[str, Any], answer: Answer,
+                 ctx: FormContext) -> Any:
+    kind = current.kind
+    scheme = ctx.scheme
+    if kind in ("choice", "yesno", "multi"):
+        options = await options_for(_form_of(state), state, ctx)
+        if answer.choice is not None:
+            if not 0 <= answer.choice < len(options):
+                raise InvalidInput("That button is no longer valid; please tap one below.")
+            picked = options[answer.choice].value
+            if kind == "multi":
+                return _toggle(state, current, picked)
+            return picked
+        if answer.text is not None:
+            if kind == "yesno":
+                return parsers.parse_yes_no(answer.text)
+            labels = [o.label for o in options]
+            label = parsers.parse_choice(answer.text, labels)
+            picked = options[labels.index(label)].value
+            return _toggle(state, current, picked) if kind == "multi" else picked
+        raise InvalidInput("Please tap one of the buttons.")
+    if kind == "photos":
+        if answer.photos:
+            pending = state.setdefault("pending_photos", [])
+            pending.extend(answer.photos)
+            return _PENDING
+        raise InvalidInput("Please send a photo (or several), or a video.")
+    if kind == "location":
+        if answer.location is not None:
+            return {"latitude": answer.location[0], "longitude": answer.location[1]}
+        raise InvalidInput("Please share a location with the paperclip button, or tap Skip.")
+    if answer.text is None:
+        what = f"a {answer.other}" if answer.other else "that"
+        raise InvalidInput(f"I can't use {what} here. " + WRONG_KIND.get(
+            kind, "Please type your answer."))
+    text = answer.text
+    if kind == "text":
+        return parsers.parse_text(text, max_chars=current.max_chars, what=current.label.lower())
+    if kind == "count":
+        return parsers.parse_count(text, what=current.label.lower())
+    if kind == "money":
+        cap = current.cap_pence(scheme) if current.cap_pence else None
+        return parsers.parse_money(text, cap_pence=cap)
+    if kind == "hours":
+        return parsers.parse_hours(text)
+    if kind == "miles":
+        return parsers.parse_miles(text)
+    if kind == "date":
+        return parsers.parse_date(text, now=ctx.now, tz=scheme.timezone,
+                                  allow_past=True).isoformat()
+    if kind == "when":
+        value = parsers.parse_when(text, now=ctx.now, tz=scheme.timezone,
+                                   allow_past=current.allow_past)
+        return value.isoformat()
+    raise InvalidInput("Please type your answer.")
+
+
+def _toggle(state: dict[str, Any], current: Field, picked: Any) -> Any:
+    chosen = state.setdefault("ticked", {}).setdefault(current.name, [])
+    if picked in chosen:
+        chosen.remove(picked)
+    else:
+        chosen.append(picked)
+    state["seq"] += 1
+    return _PENDING
+
+
+def finish_multi(form: Form, state: dict[str, Any]) -> str | None:
+    """The Done button of a multi-choice question."""
+    current = form.field(state["step"])
+    chosen = state.get("ticked", {}).pop(current.name, [])
+    if not chosen and not current.optional:
+        state.setdefault("ticked", {})[current.name] = chosen
+        return "Please tick at least one, then tap Done."
+    state["answers"][current.name] = chosen
+    state["options"].pop(current.name, None)
+    advance(form, state)
+    return None
+
+
+def finish_photos(form: Form, state: dict[str, Any]) -> str | None:
+    current = form.field(state["step"])
+    photos = state.pop("pending_photos", [])
+    if not photos:
+        return "Please send at least one photo or video first."
+    state["answers"][current.name] = photos
+    advance(form, state)
+    return None
+
+
+def summary_lines(form: Form, state: dict[str, Any], scheme: Scheme) -> list[tuple[str, str]]:
+    answers = state["answers"]
+    lines = []
+    for f in form.fields:
+        if not f.shown(answers) or f.name not in answers:
+            continue
+        lines.append((f.label, display(f, answers[f.name], scheme, state)))
+    return lines
+
+
+def display(f: Field, value: Any, scheme: Scheme, state: dict[str, Any] | None = None) -> str:
+    if value is None:
+        return "—"
+    if f.kind == "money":
+        return parsers.format_money(value)
+    if f.kind == "when":
+        return parsers.format_when(dt.datetime.fromisoformat(value), scheme.timezone)
+    if f.kind == "date":
+        return dt.date.fromisoformat(value).strftime("%a %d %b %Y")
+    if f.kind == "hours":
+        return f"{value // 60}h{value % 60:02d}" if value % 60 else f"{value // 60}h"
+    if f.kind == "miles":
+        return f"{value / 10:g} miles"
+    if f.kind == "yesno":
+        return "Yes" if value else "No"
+    if f.kind == "multi":
+        return ", ".join(map(str, value)) or "—"
+    if f.kind == "photos":
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    if f.kind == "location":
+        return "shared"
+    if f.kind == "choice" and state is not None:
+        for v, label in state.get("labels", {}).get(f.name, []):
+            if v == value:
+                return label
+    return str(value)
+
+
+_FORMS: dict[str, Form] = {}
+
+
+def register(form: Form) -> Form:
+    _FORMS[form.name] = form
+    return form
+
+
+def form_named(name: str) -> Form:
+    return _FORMS[name]
+
+
+def all_forms() -> list[Form]:
+    return list(_FORMS.values())
+
+
+def _form_of(state: dict[str, Any]) -> Form:
+    return _FORMS[state["form"]]

@@ -1,0 +1,312 @@
+"""The ambassador's forms, declared once for every app (DESIGN §4). Each submit calls the
+storage operations that hold the rules; nothing here decides what is allowed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from handlers.forms.engine import Choice, Field, Form, FormContext, register
+from storage.models import FollowUpNeeded, Urgency
+from storage.operations import engagements, feedback, grants, hours, people
+from storage.parsers import format_money, format_when
+
+NEW_ENGAGEMENT = "new"
+DURATIONS = [(30, "30 minutes"), (60, "1 hour"), (90, "1½ hours"), (120, "2 hours"),
+             (180, "3 hours"), (240, "4 hours"), (360, "6 hours")]
+
+
+async def _kinds(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    return [Choice(k, k) for k in ctx.scheme.engagement_kinds]
+
+
+async def _areas(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    own = ctx.person.area.name if ctx.person.area else None
+    names = sorted(ctx.scheme.areas, key=lambda a: a != own)
+    return [Choice(a, a) for a in names]
+
+
+async def _durations(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    return [Choice(minutes, label) for minutes, label in DURATIONS]
+
+
+async def _groups(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    return [Choice(g, g) for g in ctx.scheme.demographic_groups]
+
+
+async def _topics(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    return [Choice(t, t) for t in ctx.scheme.topics]
+
+
+async def _objectives(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    return [Choice(o, o) for o in ctx.scheme.plan_objectives]
+
+
+def _engagement_label(e: Any, tz: str) -> str:
+    return f"{e.title[:40]} · {format_when(e.starts_at, tz)[:10]}"
+
+
+async def _awaiting_feedback(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    async with ctx.db.transaction() as s:
+        rows = await engagements.engagements_awaiting_feedback(s, ctx.person, now=ctx.now)
+    return ([Choice(e.id, _engagement_label(e, ctx.scheme.timezone)) for e in rows[:8]]
+            + [Choice(NEW_ENGAGEMENT, "➕ One I didn't pre-notify")])
+
+
+async def _recent(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    async with ctx.db.transaction() as s:
+        rows = await engagements.recent_engagements(s, ctx.person, now=ctx.now)
+    return [Choice(e.id, _engagement_label(e, ctx.scheme.timezone)) for e in rows]
+
+
+async def _follow_up(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    return [Choice(FollowUpNeeded.NONE.value, "No follow-up needed"),
+            Choice(FollowUpNeeded.OFFICE.value, "The office"),
+            Choice(FollowUpNeeded.COMMISSIONER.value, "The Commissioner"),
+            Choice(FollowUpNeeded.POLICE_OR_PARTNER.value, "Police or a partner")]
+
+
+async def _urgency(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    return [Choice(Urgency.ROUTINE.value, "Routine"),
+            Choice(Urgency.ATTENTION.value, "Needs attention"),
+            Choice(Urgency.URGENT.value, "Urgent")]
+
+
+async def _expense_kinds(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    return [Choice(k, k.capitalize()) for k in hours.EXPENSE_KINDS]
+
+
+async def _days(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
+    today = ctx.now.astimezone(ctx.scheme.tz).date()
+    return [Choice(today.isoformat(), "Today"),
+            Choice((today - dt.timedelta(days=1)).isoformat(), "Yesterday")]
+
+
+def _ends(answers: dict[str, Any]) -> dt.datetime:
+    return dt.datetime.fromisoformat(answers["starts_at"]) + dt.timedelta(
+        minutes=answers["duration"])
+
+
+def _location(answers: dict[str, Any]) -> dict[str, Any]:
+    where = answers.get("location") or {}
+    return {"latitude": where.get("latitude"), "longitude": where.get("longitude")}
+
+
+# ---- pre-notify -------------------------------------------------------------------------
+
+async def submit_prenotify(ctx: FormContext, a: dict[str, Any]) -> str:
+    async with ctx.transaction() as s:
+        actor = await s.merge(ctx.person)
+        e = await engagements.do_prenotify_engagement(
+            s, ctx.scheme, title=a["title"], kind=a["kind"], area=a["area"], place=a["place"],
+            starts_at=dt.datetime.fromisoformat(a["starts_at"]), ends_at=_ends(a),
+            expected_audience=a.get("expected_audience"), actor=actor, now=ctx.now,
+            **_location(a))
+    return (f"Thank you — the office knows about “{e.title}” on "
+            f"{format_when(e.starts_at, ctx.scheme.timezone)}. I'll remind you to send "
+            "feedback afterwards.")
+
+
+TITLE = Field("title", "Title", "What is the engagement called? (e.g. Much Wenlock parish "
+              "council meeting)", "text", max_chars=200)
+KIND = Field("kind", "Kind", "What kind of engagement is it?", "choice", choices=_kinds)
+PLACE = Field("place", "Place", "Where is it? (a place name is enough, e.g. Memorial Hall, "
+              "Much Wenlock)", "text", max_chars=200)
+DURATION = Field("duration", "Length", "How long will it last?", "choice", choices=_durations)
+
+PRENOTIFY = register(Form(
+    name="prenotify", title="Pre-notify an engagement", command="prenotify",
+    intro="Let's tell the office about an engagement coming up.",
+    fields=(
+        TITLE, KIND,
+        Field("area", "Area", "Which area is it in?", "choice", choices=_areas),
+        PLACE,
+        Field("starts_at", "Starts", "When does it start?", "when",
+              hint="e.g. 14/03 19:00 or tomorrow 7pm"),
+        DURATION,
+        Field("expected_audience", "Expected audience", "Roughly how many people do you "
+              "expect? (a number, or Skip)", "count", optional=True),
+        Field("location", "Location", "Would you like to share the exact location? Use the "
+              "paperclip → Location, or tap Skip.", "location", optional=True),
+    ),
+    submit=submit_prenotify))
+
+
+# ---- feedback ---------------------------------------------------------------------------
+
+def _is_new(a: dict[str, Any]) -> bool:
+    return a.get("engagement") == NEW_ENGAGEMENT
+
+
+def _needs_follow_up(a: dict[str, Any]) -> bool:
+    return a.get("follow_up_needed") not in (None, FollowUpNeeded.NONE.value)
+
+
+async def submit_feedback(ctx: FormContext, a: dict[str, Any]) -> str:
+    async with ctx.transaction() as s:
+        actor = await s.merge(ctx.person)
+        engagement_id = a["engagement"]
+        if _is_new(a):
+            e = await engagements.do_prenotify_engagement(
+                s, ctx.scheme, title=a["title"], kind=a["kind"], place=a["place"],
+                starts_at=dt.datetime.fromisoformat(a["starts_at"]), ends_at=_ends(a),
+                after_the_fact=True, actor=actor, now=ctx.now)
+            engagement_id = e.id
+        fb = await feedback.do_file_feedback(
+            s, ctx.scheme, engagement_id=engagement_id, attendees=a["attendees"],
+            groups=a.get("groups") or [], topics=a.get("topics") or [], summary=a["summary"],
+            outcomes=a.get("outcomes"), follow_up_needed=a["follow_up_needed"],
+            follow_up_detail=a.get("follow_up_detail"),
+            urgency=a.get("urgency") or Urgency.ROUTINE.value,
+            minutes_spent=a.get("minutes_spent"), actor=actor, now=ctx.now)
+    extra = {"urgent": " It has been flagged as urgent to the office now.",
+             "attention": " The office has been alerted."}.get(fb.urgency, "")
+    return f"Thank you — your feedback is filed.{extra}"
+
+
+FEEDBACK = register(Form(
+    name="feedback", title="File feedback", command="feedback",
+    intro="Let's record how an engagement went.",
+    fields=(
+        Field("engagement", "Engagement", "Which engagement is this about?", "choice",
+              choices=_awaiting_feedback),
+        Field("title", "Title", TITLE.prompt, "text", max_chars=200, show_if=_is_new),
+        Field("kind", "Kind", KIND.prompt, "choice", choices=_kinds, show_if=_is_new),
+        Field("place", "Place", PLACE.prompt, "text", max_chars=200, show_if=_is_new),
+        Field("starts_at", "When", "When did it start?", "when", allow_past=True,
+              show_if=_is_new, hint="e.g. yesterday 7pm or 14/03 19:00"),
+        Field("duration", "Length", "How long did it last?", "choice", choices=_durations,
+              show_if=_is_new),
+        Field("attendees", "People reached", "How many people were there?", "count"),
+        Field("groups", "Groups met", "Which groups did you meet? Tick all that apply, then "
+              "Done.", "multi", choices=_groups, optional=True),
+        Field("topics", "Topics raised", "Which topics came up? Tick all that apply, then "
+              "Done.", "multi", choices=_topics, optional=True),
+        Field("summary", "Summary", "Please write a summary of the engagement.", "text",
+              max_chars=2000),
+        Field("outcomes", "Outcomes", "What came of it? (agreed actions, results — or Skip)",
+              "text", max_chars=2000, optional=True),
+        Field("follow_up_needed", "Follow-up", "Does anyone need to follow anything up?",
+              "choice", choices=_follow_up),
+        Field("follow_up_detail", "Follow-up detail", "What needs following up, and by whom?",
+              "text", max_chars=2000, show_if=_needs_follow_up),
+        Field("urgency", "Urgency", "How urgent is it?", "choice", choices=_urgency,
+              show_if=_needs_follow_up),
+        Field("minutes_spent", "Time spent", "How long did you spend on it, including travel? "
+              "(e.g. 2 or 1h30, or Skip)", "hours", optional=True),
+    ),
+    submit=submit_feedback))
+
+
+# ---- grant ------------------------------------------------------------------------------
+
+async def submit_grant(ctx: FormContext, a: dict[str, Any]) -> str:
+    async with ctx.transaction() as s:
+        g = await grants.do_recommend_grant(
+            s, ctx.scheme, applicant_organisation=a["applicant_organisation"],
+            applicant_contact=a["applicant_contact"], project=a["project"],
+            amount_pence=a["amount"], objectives=a["objectives"],
+            engagement_id=a.get("engagement"), actor=await s.merge(ctx.person), now=ctx.now)
+    return (f"Thank you — your recommendation of {format_money(g.amount_pence)} for "
+            f"{g.applicant_organisation} is with the commissioning team. I'll tell you what "
+            "they decide.")
+
+
+GRANT = register(Form(
+    name="grant", title="Recommend a grant", command="grant",
+    intro="Let's recommend a community grant.",
+    fields=(
+        Field("applicant_organisation", "Organisation", "Which organisation or group would "
+              "receive the grant?", "text", max_chars=200),
+        Field("applicant_contact", "Contact", "Who is their contact, and how can the office "
+              "reach them? (name and phone or email)", "text", max_chars=300),
+        Field("project", "Project", "What is the project, and how does it help the "
+              "community?", "text", max_chars=2000),
+        Field("amount", "Amount", "How much do you recommend? (up to the cap, e.g. £750)",
+              "money", cap_pence=lambda scheme: scheme.limits.grant_cap_pence),
+        Field("objectives", "Plan objectives", "Which objectives of the plan does it support? "
+              "Tick all that apply, then Done.", "multi", choices=_objectives),
+        Field("engagement", "Found at", "Did you come across it at one of your engagements? "
+              "(pick one, or Skip)", "choice", choices=_recent, optional=True),
+    ),
+    submit=submit_grant))
+
+
+# ---- hours ------------------------------------------------------------------------------
+
+async def submit_hours(ctx: FormContext, a: dict[str, Any]) -> str:
+    today = ctx.now.astimezone(ctx.scheme.tz).date()
+    async with ctx.transaction() as s:
+        actor = await s.merge(ctx.person)
+        entry = await hours.do_log_hours(s, worked_on=dt.date.fromisoformat(a["worked_on"]),
+                                         minutes=a["minutes"], description=a.get("description"),
+                                         actor=actor, today=today)
+        month = await hours.minutes_in_month(s, actor.id, today.year, today.month)
+    return (f"Logged {entry.minutes // 60}h{entry.minutes % 60:02d}. This month: "
+            f"{month / 60:.1f} of your {ctx.person.monthly_hours} hours.")
+
+
+HOURS = register(Form(
+    name="hours", title="Log hours", command="hours",
+    fields=(
+        Field("worked_on", "Day", "Which day? (tap one, or type a date like 14/03)", "date",
+              choices=_days),
+        Field("minutes", "Time", "How long did you work? (e.g. 2, 1.5 or 1h30)", "hours"),
+        Field("description", "What on", "What did you do? (or Skip)", "text", max_chars=500,
+              optional=True),
+    ),
+    submit=submit_hours))
+
+
+# ---- expenses ---------------------------------------------------------------------------
+
+def _mileage(a: dict[str, Any]) -> bool:
+    return a.get("kind") == "mileage"
+
+
+async def submit_expenses(ctx: FormContext, a: dict[str, Any]) -> str:
+    today = ctx.now.astimezone(ctx.scheme.tz).date()
+    receipt = (a.get("receipt") or [{}])[0]
+    async with ctx.transaction() as s:
+        claim = await hours.do_claim_expense(
+            s, ctx.scheme, kind=a["kind"], amount_pence=a.get("amount"),
+            miles_tenths=a.get("miles"), incurred_on=dt.date.fromisoformat(a["incurred_on"]),
+            description=a["description"], receipt_file_id=receipt.get("file_id"),
+            actor=await s.merge(ctx.person), today=today)
+    return (f"Thank you — your claim of {format_money(claim.amount_pence)} is with the office. "
+            "I'll tell you when it's approved.")
+
+
+EXPENSES = register(Form(
+    name="expenses", title="Claim expenses", command="expenses",
+    fields=(
+        Field("kind", "Kind", "What kind of expense?", "choice", choices=_expense_kinds),
+        Field("incurred_on", "Date", "Which day? (tap one, or type a date like 14/03)", "date",
+              choices=_days),
+        Field("miles", "Miles", "How many miles did you drive? (e.g. 12.5)", "miles",
+              show_if=_mileage),
+        Field("amount", "Amount", "How much? (e.g. £12.50)", "money",
+              show_if=lambda a: not _mileage(a)),
+        Field("description", "What for", "What was it for? (e.g. train to Ludlow for the "
+              "parish council)", "text", max_chars=500),
+        Field("receipt", "Receipt", "Please send a photo of the receipt, then tap Done.",
+              "photos", show_if=lambda a: not _mileage(a)),
+    ),
+    submit=submit_expenses))
+
+
+# ---- away -------------------------------------------------------------------------------
+
+async def submit_away(ctx: FormContext, a: dict[str, Any]) -> str:
+    today = ctx.now.astimezone(ctx.scheme.tz).date()
+    back = dt.date.fromisoformat(a["until"])
+    async with ctx.transaction() as s:
+        await people.do_set_away(s, until=back, actor=await s.merge(ctx.person), today=today)
+    return (f"Enjoy your time away. I won't send reminders until {back:%A %d %B}. "
+            "Send /away again to change it.")
+
+
+AWAY = register(Form(
+    name="away", title="Away", command="away",
+    fields=(Field("until", "Back on", "When are you back? (e.g. 14/03)", "date"),),
+    submit=submit_away))

@@ -1,0 +1,76 @@
+"""Builds the python-telegram-bot Application for the ambassadors' conversations."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, Update
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, ContextTypes,
+                          TypeHandler)
+
+from handlers.telegram.context import Ctx, Services
+from handlers.telegram.ordering import ChatOrderedProcessor
+from handlers.telegram.router import on_update
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("menu", "Everything you can do"),
+    BotCommand("prenotify", "Tell the office about an upcoming engagement"),
+    BotCommand("feedback", "Write up an engagement"),
+    BotCommand("photos", "Send photos or video from an engagement"),
+    BotCommand("grant", "Recommend a community grant"),
+    BotCommand("hours", "Log your hours"),
+    BotCommand("expenses", "Claim expenses"),
+    BotCommand("mine", "Your engagements, grants and hours"),
+    BotCommand("away", "Pause reminders while you're away"),
+    BotCommand("cancel", "Stop what you're doing"),
+    BotCommand("help", "How this works"),
+]
+
+
+def file_base_url(api_base_url: str) -> str:
+    """Telegram serves files at /file/bot<token>/ beside /bot<token>/."""
+    base = api_base_url.rstrip("/")
+    return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
+
+
+async def _post_init(application: Application) -> None:
+    await application.bot.set_my_commands(COMMANDS)
+
+
+def build_application(token: str, services: Services, *,
+                      api_base_url: str = "https://api.telegram.org/bot",
+                      api_file_url: str | None = None, concurrency: int = 16, rate_limit: bool = False,
+                      set_commands: bool = True) -> Application:
+    """The Application with one entry handler (the router) and per-chat ordering."""
+    builder = (ApplicationBuilder().token(token).base_url(api_base_url)
+               .base_file_url(api_file_url or file_base_url(api_base_url))
+               .context_types(ContextTypes(context=Ctx))
+               .concurrent_updates(ChatOrderedProcessor(concurrency))
+               .connection_pool_size(concurrency + 8)
+               .get_updates_connection_pool_size(2))
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if set_commands:
+        builder = builder.post_init(_post_init)
+    application = builder.build()
+    application.bot_data["services"] = services
+    application.add_handler(TypeHandler(Update, on_update))
+    application.add_error_handler(_on_error)
+    return application
+
+
+async def _on_error(update: object, context: Ctx) -> None:
+    """Log the failure (never the message body) and tell the person in one sentence."""
+    log.error("handling update failed: %s", type(context.error).__name__,
+              exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            await update.effective_chat.send_message(
+                "Sorry — something went wrong on my side, and nothing you sent is lost. "
+                "Please try again in a moment, or send /menu.")
+        except Exception:  # noqa: BLE001 — the error path must not raise again
+            log.warning("could not tell the person about the failure")

@@ -1,0 +1,58 @@
+"""Updates of one chat strictly in order; different chats concurrently, bounded.
+
+PTB's `concurrent_updates(True)` runs everything at once (and measured slower); sequential
+processing makes one slow photo hold up every ambassador. This keeps a lock per chat inside
+PTB's bounded semaphore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    def __init__(self, max_concurrent_updates: int = 16) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}
+
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # The chat's lock is taken before a concurrency slot, so a flood from one chat waits
+        # in its own queue instead of filling every slot and starving everyone else.
+        chat_id = _chat_id(update)
+        if chat_id is None:
+            await super().process_update(update, coroutine)
+            return
+        lock = self._locks.setdefault(chat_id, asyncio.Lock())
+        self._waiting[chat_id] = self._waiting.get(chat_id, 0) + 1
+        try:
+            async with lock:
+                await super().process_update(update, coroutine)
+        finally:
+            self._waiting[chat_id] -= 1
+            if not self._waiting[chat_id]:  # no one queued: forget the chat, keep memory flat
+                del self._waiting[chat_id]
+                self._locks.pop(chat_id, None)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await coroutine
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _chat_id(update: object) -> int | None:
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.effective_user is not None:
+            return update.effective_user.id
+    return None

@@ -1,0 +1,252 @@
+"""Every Telegram update comes through here: who is it, is it new, what do they want.
+
+Unknown people get one polite sentence and nothing else; groups are told to talk privately;
+an update seen before is dropped (its key was stored with its effect); then commands, buttons
+and answers go to the menu or the form in progress.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+
+from handlers.forms import engine, flows  # noqa: F401  (flows registers the forms)
+from handlers.forms.engine import Answer
+from handlers.telegram import conversation, render
+from handlers.telegram.context import Ctx
+from handlers.telegram.mine import show_mine
+from storage.errors import Refused
+from storage.models import Person
+from storage.operations import meetings, people, updates
+
+log = logging.getLogger(__name__)
+
+STRANGER = ("Sorry, this bot is only for the Community Ambassador scheme. If you've been "
+            "invited, please open the link the office sent you.")
+GROUP = "Please talk to me privately — open a chat with me directly. I don't work in groups."
+EDITED = ("I noticed you edited a message. Edits aren't picked up, so please send the "
+          "corrected answer as a new message.")
+INACTIVE = ("Your account is not active. Please contact the engagement team if you think this "
+            "is a mistake.")
+HELP = ("I help you keep the office up to date from your phone.\n"
+        "/menu — everything you can do\n"
+        "/prenotify — tell the office about an upcoming engagement\n"
+        "/feedback — write up an engagement\n"
+        "/photos — send photos or video from an engagement\n"
+        "/grant — recommend a community grant\n"
+        "/hours — log your hours\n"
+        "/expenses — claim expenses\n"
+        "/mine — your engagements, grants and hours\n"
+        "/away — pause reminders while you're away\n"
+        "/cancel — stop what you're doing\n"
+        "Every question has Back and Cancel buttons; nothing is sent until you tap Submit.")
+FORM_COMMANDS = {"prenotify": "prenotify", "feedback": "feedback", "grant": "grant",
+                 "hours": "hours", "expenses": "expenses", "away": "away", "photos": "photos"}
+MENU = [("📅 Pre-notify an engagement", "prenotify"), ("📝 File feedback", "feedback"),
+        ("📷 Send photos or video", "photos"), ("💷 Recommend a grant", "grant"),
+        ("⏱ Log hours", "hours"), ("🧾 Claim expenses", "expenses"),
+        ("📋 My records", "mine"), ("🌴 I'm away", "away")]
+
+
+def menu_markup() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=f"m|{action}")]
+                                 for label, action in MENU])
+
+
+async def on_update(update: Update, context: Ctx) -> None:
+    """The single entry point for updates (see module docstring)."""
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None or user is None or user.is_bot:
+        return
+    if chat.type != ChatType.PRIVATE:
+        if update.message and update.message.text and update.message.text.startswith("/"):
+            await update.message.reply_text(GROUP)
+        return
+    if update.edited_message is not None:
+        await chat.send_message(EDITED)
+        return
+    services = context.services
+    async with services.db.transaction() as s:
+        if await updates.already_processed(s, f"tg:{update.update_id}"):
+            return
+        person = await people.person_by_telegram(s, user.id)
+    message = update.message
+    text = message.text if message and message.text else None
+    if person is None:
+        await _stranger(update, context, text)
+        return
+    if not person.active:
+        if update.callback_query:
+            await update.callback_query.answer()
+        await chat.send_message(INACTIVE)
+        return
+    if update.callback_query is not None:
+        await _on_callback(update, context, person)
+        return
+    if message is None:
+        return
+    if text and text.startswith("/"):
+        await _on_command(update, context, person, text)
+        return
+    ctx = conversation.form_context(context, person, update)
+    state = await conversation.load(ctx)
+    if state is None:
+        await chat.send_message("Send /menu to see what I can do.", reply_markup=None)
+        return
+    await conversation.continue_form(update, context, person, state, _answer_of(message))
+
+
+def _answer_of(message: Any) -> Answer:
+    if message.text is not None:
+        return Answer(text=message.text)
+    if message.photo:
+        best = message.photo[-1]
+        return Answer(photos=[{"kind": "photo", "file_id": best.file_id,
+                               "file_unique_id": best.file_unique_id,
+                               "file_size": best.file_size,
+                               "album": message.media_group_id,
+                               "caption": message.caption}])
+    if message.document and (message.document.mime_type or "").startswith(("image/", "video/")):
+        doc = message.document
+        return Answer(photos=[{"kind": "video" if doc.mime_type.startswith("video/") else "photo",
+                               "file_id": doc.file_id, "file_unique_id": doc.file_unique_id,
+                               "file_size": doc.file_size, "file_name": doc.file_name,
+                               "album": message.media_group_id, "caption": message.caption}])
+    if message.video:
+        video = message.video
+        return Answer(photos=[{"kind": "video", "file_id": video.file_id,
+                               "file_unique_id": video.file_unique_id,
+                               "file_size": video.file_size,
+                               "thumb_file_id": video.thumbnail.file_id if video.thumbnail
+                               else None, "album": message.media_group_id,
+                               "caption": message.caption}])
+    if message.location:
+        return Answer(location=(message.location.latitude, message.location.longitude))
+    for attr, name in (("sticker", "sticker"), ("voice", "voice note"), ("audio", "audio file"),
+                       ("video_note", "video message"), ("contact", "contact"),
+                       ("animation", "GIF"), ("document", "file"), ("poll", "poll")):
+        if getattr(message, attr, None):
+            return Answer(other=name)
+    return Answer(other="message of that kind")
+
+
+async def _stranger(update: Update, context: Ctx, text: str | None) -> None:
+    """Only `/start <valid code>` gets anything beyond one polite sentence."""
+    chat = update.effective_chat
+    if update.callback_query:
+        await update.callback_query.answer()
+    parts = (text or "").split()
+    if len(parts) == 2 and parts[0].split("@")[0] == "/start":
+        services = context.services
+        try:
+            async with services.db.transaction() as s:
+                await updates.mark_processed(s, f"tg:{update.update_id}")
+                person = await people.do_redeem_invite(s, services.scheme, code=parts[1],
+                                                       telegram_id=update.effective_user.id,
+                                                       now=services.clock())
+        except Refused as refusal:
+            await chat.send_message(refusal.sentence)
+            return
+        await chat.send_message(f"Welcome, {person.name}! Your account is linked to the "
+                                f"{services.scheme.name}.\n\n{HELP}", reply_markup=menu_markup())
+        return
+    await chat.send_message(STRANGER)
+
+
+async def _on_command(update: Update, context: Ctx, person: Person, text: str) -> None:
+    command = text.split()[0][1:].split("@")[0].lower()
+    chat = update.effective_chat
+    if command == "start":
+        await chat.send_message(f"You're already linked, {person.name}. What would you like to "
+                                "do?", reply_markup=menu_markup())
+    elif command == "menu":
+        await _menu(update, context, person)
+    elif command == "help":
+        await chat.send_message(HELP)
+    elif command == "cancel":
+        ctx = conversation.form_context(context, person, update)
+        had = await conversation.load(ctx)
+        await conversation.discard(ctx)
+        await chat.send_message("Cancelled — nothing was sent." if had else
+                                "There was nothing to cancel.", reply_markup=menu_markup())
+    elif command == "mine":
+        await show_mine(update, context, person)
+    elif command in FORM_COMMANDS:
+        await _begin(update, context, person, FORM_COMMANDS[command])
+    else:
+        await chat.send_message(f"I don't know /{command[:30]}. Send /menu to see what I can do.")
+
+
+async def _menu(update: Update, context: Ctx, person: Person) -> None:
+    ctx = conversation.form_context(context, person, update)
+    state = await conversation.load(ctx)
+    if state is not None:
+        form = engine.form_named(state["form"])
+        await update.effective_chat.send_message(
+            f"You have an unfinished {form.title.lower()}. Carry on where you stopped?",
+            reply_markup=InlineKeyboardMarkup([
+                [InlineKeyboardButton("▶ Carry on", callback_data="m|resume")],
+                [InlineKeyboardButton("✖ Discard it", callback_data="m|discard")]]))
+        return
+    await update.effective_chat.send_message("What would you like to do?",
+                                             reply_markup=menu_markup())
+
+
+async def _begin(update: Update, context: Ctx, person: Person, name: str) -> None:
+    await conversation.start_form(update, context, person, engine.form_named(name))
+
+
+async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
+    query = update.callback_query
+    raw = query.data or ""
+    if raw.startswith("m|"):
+        action = raw[2:]
+        await query.answer()
+        if action == "mine":
+            await show_mine(update, context, person)
+        elif action == "resume":
+            ctx = conversation.form_context(context, person, update)
+            state = await conversation.load(ctx)
+            if state is None:
+                await update.effective_chat.send_message("That form has expired; send /menu.")
+                return
+            await conversation.ask(update.effective_chat, engine.form_named(state["form"]),
+                                   state, ctx)
+        elif action == "discard":
+            ctx = conversation.form_context(context, person, update)
+            await conversation.discard(ctx)
+            await update.effective_chat.send_message("Discarded. What would you like to do?",
+                                                     reply_markup=menu_markup())
+        elif action in FORM_COMMANDS:
+            await _begin(update, context, person, action)
+        return
+    if raw.startswith("r|"):
+        await _rsvp(update, context, person, raw)
+        return
+    parsed = render.parse_data(raw)
+    ctx = conversation.form_context(context, person, update)
+    state = await conversation.load(ctx)
+    if parsed is None:
+        await query.answer(conversation.STALE_BUTTON)
+        return
+    await conversation.on_button(update, context, person, state, *parsed)
+
+
+async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:
+    query = update.callback_query
+    try:
+        _, meeting_id, answer = raw.split("|")
+        async with context.services.db.transaction() as s:
+            await updates.mark_processed(s, f"tg:{update.update_id}")
+            await meetings.do_rsvp(s, meeting_id=int(meeting_id), answer=answer,
+                                   actor=await s.merge(person), now=context.services.clock())
+    except (ValueError, Refused) as problem:
+        sentence = getattr(problem, "sentence", "That button is no longer valid.")
+        await query.answer(sentence[:190], show_alert=True)
+        return
+    await query.answer("Thanks — noted.")
+    await conversation._close(query.message, f"{query.message.text}\n→ You said: {answer}")
