@@ -197,8 +197,11 @@ def run() -> None:
         typer.echo("The bot can't start yet: set " + ", ".join(missing) + " in .env (see "
                    ".env.example). To try it without tokens, run `make demo`.", err=True)
         raise typer.Exit(2)
-    typer.echo("The production runner is not yet available in this version.", err=True)
-    raise typer.Exit(1)
+    from bot.logs import configure_logging
+    from bot.runner import run as serve
+
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(serve(settings, _scheme(settings)))
 
 
 @app.command()

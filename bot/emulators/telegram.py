@@ -672,7 +672,8 @@ def _parse_reply_markup(value: Any) -> tuple[dict[str, Any] | None, list[list[st
 
 def _check_inline_keyboard(rows: Any) -> None:
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise _bad_request("field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array")
+        raise _bad_request(
+            "field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array")
     for row in rows:
         for button in row:
             if not isinstance(button, dict) or not button.get("text"):
@@ -769,8 +770,9 @@ class FakeUser:
                             chat_id: int | None = None, chat_type: str = "private"
                             ) -> ChatMessage:
         """Send a file as a document."""
-        stored = self.emulator._store_file(data, "documents", file_name.rpartition(".")[2] or "bin",
-                                           mime_type=mime_type, file_name=file_name)
+        extension = file_name.rpartition(".")[2] or "bin"
+        stored = self.emulator._store_file(data, "documents", extension, mime_type=mime_type,
+                                           file_name=file_name)
         document = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
                     "file_name": file_name, "mime_type": mime_type, "file_size": len(data)}
         return self._send(_with_caption({"document": document}, caption), chat_id, chat_type)
@@ -954,6 +956,8 @@ class TelegramEmulator:
         self._history: dict[int, _Update] = {}
         self._update_history = update_history
         self._webhook: _Webhook | None = None
+        # Set by getUpdates or setWebhook and kept until changed, as on Telegram; None = all.
+        self._allowed_updates: frozenset[str] | None = None
         self._webhook_loop: asyncio.Task[None] | None = None
         self._poll_generation = 0
         self._counter = itertools.count(1)
@@ -1080,7 +1084,8 @@ class TelegramEmulator:
         """(command, description) pairs set with setMyCommands for the default scope."""
         return self.commands_for()
 
-    def commands_for(self, scope: str = "default", language_code: str = "") -> list[tuple[str, str]]:
+    def commands_for(self, scope: str = "default",
+                     language_code: str = "") -> list[tuple[str, str]]:
         """Commands set for a scope type and language."""
         return [(c["command"], c["description"])
                 for c in self._commands.get((scope, language_code), [])]
@@ -1102,8 +1107,9 @@ class TelegramEmulator:
 
     @property
     def pending_update_count(self) -> int:
-        """Updates not yet confirmed (polling) or delivered (webhook)."""
-        return len(self._pending)
+        """Updates not yet confirmed (polling) or delivered (webhook, in flight included)."""
+        in_flight = len(self._webhook.in_flight) if self._webhook else 0
+        return len(self._pending) + in_flight
 
     def push_update(self, update: dict[str, Any]) -> int:
         """Inject a raw update (``update_id`` is assigned when missing); returns its id."""
@@ -1160,6 +1166,8 @@ class TelegramEmulator:
                              separators=(",", ":"))
         update = _Update(update_id, kind, chat_id, payload, time.perf_counter())
         self._remember(update)
+        if self._allowed_updates is not None and kind not in self._allowed_updates:
+            return update_id  # Telegram drops what the bot said it does not want
         self._pending.append(update)
         # Only what a bot answers (messages, button presses) is timed; edits often go unanswered.
         if kind in ("message", "callback_query") and chat_id in self._chats:
@@ -1404,6 +1412,7 @@ class TelegramEmulator:
         self._poll_generation += 1
         generation = self._poll_generation
         self._updates_arrived.notify()
+        self._set_allowed_updates(params.get("allowed_updates"))
         self._confirm(params.get("offset"))
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = max(float(params.get("timeout") or 0), 0.0)
@@ -1419,6 +1428,10 @@ class TelegramEmulator:
             await self._updates_arrived.wait(remaining)
         batch = self._take_batch(limit)
         return _Raw("[" + ",".join(update.body for update in batch) + "]")
+
+    def _set_allowed_updates(self, allowed: Any) -> None:
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(allowed) if allowed else None
 
     def _confirm(self, offset: Any) -> None:
         """Forget updates below ``offset`` (a negative offset keeps only the last -offset)."""
@@ -1462,6 +1475,7 @@ class TelegramEmulator:
         if params.get("drop_pending_updates"):
             self._pending.clear()
         await self._stop_webhook_delivery()
+        self._set_allowed_updates(params.get("allowed_updates"))
         self._webhook = _Webhook(url, str(secret) if secret else None, max_connections,
                                  params.get("allowed_updates"))
         self._updates_arrived.notify()  # ends a waiting long poll with 409
@@ -1479,7 +1493,7 @@ class TelegramEmulator:
     async def _api_get_webhook_info(self, params: Params) -> Any:
         hook = self._webhook
         info: dict[str, Any] = {"url": hook.url if hook else "", "has_custom_certificate": False,
-                                "pending_update_count": len(self._pending)}
+                                "pending_update_count": self.pending_update_count}
         if hook is not None:
             info["max_connections"] = hook.max_connections
             if hook.allowed_updates:
@@ -1561,8 +1575,8 @@ class TelegramEmulator:
         chat = self._target_chat(params)
         source = self._input_file(params, files, "document")
         data, name = self._file_data(source)
-        mime = (source.content_type if isinstance(source, UploadedFile) else None) or \
-            "application/octet-stream"
+        uploaded_type = source.content_type if isinstance(source, UploadedFile) else None
+        mime = uploaded_type or "application/octet-stream"
         name = name or "document"
         stored = self._store_file(data, "documents", name.rpartition(".")[2] or "bin",
                                   mime_type=mime, file_name=name)
@@ -1745,7 +1759,7 @@ class TelegramEmulator:
     # -- webhook delivery ----------------------------------------------------------------------
 
     async def _deliver_webhooks(self, hook: _Webhook) -> None:
-        """Push pending updates to the webhook: up to max_connections at once, in order per chat."""
+        """Push pending updates to the webhook: max_connections at once, in order per chat."""
         slots = asyncio.Semaphore(hook.max_connections)
         tails: dict[Any, asyncio.Task[None]] = {}
         while self._webhook is hook and not self._is_closing():
@@ -1840,18 +1854,19 @@ class TelegramEmulator:
         chat_id = int(request.match_info["chat_id"])
         if chat_id not in self._chats:
             return web.json_response({"ok": False, "error": f"no chat {chat_id}"}, status=404)
-        return web.json_response({"ok": True, "chat": self._chats[chat_id].summary(),
-                                  "messages": [m.to_json() for m in self._chats[chat_id].messages]})
+        chat = self._chats[chat_id]
+        return web.json_response({"ok": True, "chat": chat.summary(),
+                                  "messages": [m.to_json() for m in chat.messages]})
 
     async def _control_text(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = await _json_object(request)
         user = self._control_user(request, body)
         message = await user.send_text(str(body.get("text", "")), chat_id=body.get("chat_id"),
                                        chat_type=body.get("chat_type", "private"))
         return web.json_response({"ok": True, "message": message.to_json()})
 
     async def _control_press(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = await _json_object(request)
         user = self._control_user(request, body)
         try:
             query_id = await user.press(str(body.get("button", "")), body.get("message_id"),
@@ -1946,6 +1961,18 @@ def _ok_body(result: Any) -> str:
         return json.dumps({"ok": True, "result": result.result,
                            "description": result.description}, ensure_ascii=False)
     return json.dumps({"ok": True, "result": result}, ensure_ascii=False)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The JSON object body of a control request; 400 for anything else."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"ok": false, "error": "send a JSON object"}',
+                                 content_type="application/json")
+    return body
 
 
 def _close_subscriber(queue: asyncio.Queue[bytes | None]) -> None:

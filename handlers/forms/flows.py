@@ -8,7 +8,8 @@ from typing import Any
 
 from handlers.forms.engine import Choice, Field, Form, FormContext, register
 from storage.models import FollowUpNeeded, Urgency
-from storage.operations import engagements, feedback, grants, hours, people
+from storage.errors import InvalidInput
+from storage.operations import engagements, feedback, grants, hours, media, people
 from storage.parsers import format_money, format_when
 
 NEW_ENGAGEMENT = "new"
@@ -310,3 +311,52 @@ AWAY = register(Form(
     name="away", title="Away", command="away",
     fields=(Field("until", "Back on", "When are you back? (e.g. 14/03)", "date"),),
     submit=submit_away))
+
+
+# ---- photos and video -------------------------------------------------------------------
+
+async def submit_photos(ctx: FormContext, a: dict[str, Any]) -> str:
+    """Make each photo safe (off the event loop), then record them all in one transaction.
+
+    A file that can't be used is named with its reason; the others are still kept.
+    """
+    intake = ctx.services.get("media_intake")
+    if intake is None:
+        raise InvalidInput("Photos can't be received right now; please try again later.")
+    prepared, refused = [], []
+    for number, item in enumerate(a["media"], start=1):
+        try:
+            prepared.append(await intake(ctx, item))
+        except InvalidInput as refusal:
+            refused.append(f"#{number}: {refusal.sentence}")
+    if not prepared:
+        raise InvalidInput("None of those could be used. " + " ".join(refused))
+    async with ctx.transaction() as s:
+        actor = await s.merge(ctx.person)
+        for fields in prepared:
+            await media.do_record_media(
+                s, ctx.scheme, engagement_id=a["engagement"], consent_given=a["consent"],
+                children_present=a["children"], caption=a.get("caption"), actor=actor,
+                **fields)
+    kept = f"{len(prepared)} item{'s' if len(prepared) != 1 else ''}"
+    message = f"Thank you — {kept} sent to the office for review."
+    if refused:
+        message += " Not used: " + " ".join(refused)
+    return message
+
+
+PHOTOS = register(Form(
+    name="photos", title="Send photos or video", command="photos",
+    fields=(
+        Field("engagement", "Engagement", "Which engagement are they from?", "choice",
+              choices=_recent),
+        Field("media", "Photos or video", "Send the photos or video now (one, several or an "
+              "album). Sending them as a file is fine too. Tap Done when they're all sent.",
+              "photos"),
+        Field("consent", "Consent", "Did everyone shown agree to be photographed, and to the "
+              "Commissioner's office using the photos?", "yesno"),
+        Field("children", "Children", "Are any children (under 18) in them?", "yesno"),
+        Field("caption", "Caption", "Anything the office should know about them? (or Skip)",
+              "text", max_chars=500, optional=True),
+    ),
+    submit=submit_photos))

@@ -35,7 +35,9 @@ def file_base_url(api_base_url: str) -> str:
     return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
 
 
-async def _post_init(application: Application) -> None:
+async def announce_commands(application: Application) -> None:
+    """The command menu people see in Telegram; set at every start so it matches the code.
+    (PTB's post_init only runs under run_polling/run_webhook, which we don't use.)"""
     await application.bot.set_my_commands(COMMANDS)
 
 
@@ -52,8 +54,6 @@ def build_application(token: str, services: Services, *,
                .get_updates_connection_pool_size(2))
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
-    if set_commands:
-        builder = builder.post_init(_post_init)
     application = builder.build()
     application.bot_data["services"] = services
     application.add_handler(TypeHandler(Update, on_update))

@@ -99,8 +99,11 @@ async def continue_form(update: Update, context: Ctx, person: Person, state: dic
         state.pop("picked_day", None)
     await save(ctx, state)
     if refusal is None and current.kind == "photos" and state["step"] == current.name:
-        # Albums arrive as one update per photo: acknowledge once, not ten times.
-        if len(state.get("pending_photos", [])) == len(answer.photos or []):
+        # An album arrives as one update per photo: acknowledge its first photo only, so one
+        # album gets one answer, not ten.
+        pending = state.get("pending_photos", [])
+        album = (answer.photos or [{}])[0].get("album")
+        if album is None or sum(1 for p in pending if p.get("album") == album) == 1:
             await ask(chat, form, state, ctx)
         return
     await ask(chat, form, state, ctx, refusal)

@@ -1,0 +1,32 @@
+"""Logging: readable lines for development, one JSON object per event in production.
+
+Never a token, never a message body from the public: handlers log ids and kinds only, and
+httpx's request lines (which carry the bot token in the URL) are kept at WARNING.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        event = {"at": self.formatTime(record), "level": record.levelname,
+                 "logger": record.name, "event": record.getMessage()}
+        if record.exc_info:
+            event["error"] = self.formatException(record.exc_info)
+        return json.dumps(event, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", style: str = "console") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if style == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
+    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler.executors"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

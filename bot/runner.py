@@ -1,0 +1,71 @@
+"""`python -m bot run`: the composition root. Builds the database, the Telegram application,
+the web server and (when present) Slack, the dispatcher and the scheduler, and runs them
+until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from bot.settings import Settings
+from bot.web import healthz, telegram_webhook
+from handlers.telegram.app import announce_commands, build_application
+from handlers.telegram.context import Services
+from storage.db import Database
+from storage.operations.people import sync_scheme
+from storage.scheme import Scheme
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    db = Database(settings.database_url)
+    async with db.transaction() as session:
+        await sync_scheme(session, scheme)
+    services = Services(db=db, scheme=scheme)
+    token = settings.telegram_bot_token.get_secret_value()
+    application = build_application(token, services,
+                                    api_base_url=settings.telegram_api_base_url)
+    web_app = web.Application()
+    web_app.router.add_get("/healthz", healthz(db))
+    webhook_secret = (settings.telegram_webhook_secret.get_secret_value()
+                      if settings.telegram_webhook_secret else "")
+    if settings.telegram_webhook_url:
+        web_app.router.add_post("/telegram/webhook", telegram_webhook(application,
+                                                                      webhook_secret))
+    runner = web.AppRunner(web_app, access_log=None)
+    await application.initialize()
+    await application.start()
+    try:
+        await announce_commands(application)
+        if settings.telegram_webhook_url:
+            await application.bot.set_webhook(settings.telegram_webhook_url,
+                                              secret_token=webhook_secret or None)
+        else:
+            await application.bot.delete_webhook()
+            await application.updater.start_polling(poll_interval=0, timeout=20)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        await site.start()
+        log.info("running: telegram by %s, http on %s:%s",
+                 "webhook" if settings.telegram_webhook_url else "polling",
+                 settings.http_host, settings.http_port)
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        if application.updater.running:
+            await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+        await runner.cleanup()
+        await db.dispose()

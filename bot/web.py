@@ -1,0 +1,53 @@
+"""The one aiohttp server (DESIGN §10): /telegram/webhook, /slack/events, /healthz, /metrics."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy import text
+from telegram import Update
+from telegram.ext import Application
+
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+MAX_UPDATE_BYTES = 1_000_000
+
+
+def telegram_webhook(application: Application, secret: str) -> Callable[
+        [web.Request], Awaitable[web.Response]]:
+    """Telegram's POSTs: the secret header must match, or nothing is processed (403)."""
+
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("telegram webhook refused: wrong or missing secret")
+            return web.Response(status=403, text="forbidden")
+        if (request.content_length or 0) > MAX_UPDATE_BYTES:
+            return web.Response(status=413, text="too large")
+        try:
+            data = json.loads(await request.read())
+            update = Update.de_json(data, application.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400, text="not an update")
+        await application.update_queue.put(update)
+        return web.Response(text="ok")
+
+    return receive
+
+
+def healthz(db: Database) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def check(request: web.Request) -> web.Response:
+        try:
+            async with db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as error:  # noqa: BLE001 — any failure means unhealthy, said plainly
+            return web.json_response({"ok": False, "reason": f"database unreachable: "
+                                      f"{type(error).__name__}"}, status=503)
+        return web.json_response({"ok": True})
+
+    return check
