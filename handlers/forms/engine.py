@@ -17,6 +17,7 @@ from storage import parsers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
+from storage.operations.people import get_person
 from storage.operations.updates import mark_processed
 from storage.errors import InvalidInput
 from storage.models import Person
@@ -54,6 +55,11 @@ class FormContext:
                 await mark_processed(session, self.update_key)
                 self.update_key = None
             yield session
+
+    async def actor(self, session: AsyncSession) -> Person:
+        """The person as the database has them now (not the copy loaded when the update
+        arrived: merging that back would undo, say, a deactivation made meanwhile)."""
+        return await get_person(session, self.person.id)
 
 
 ChoiceSource = Callable[[FormContext, dict[str, Any]], Awaitable[Sequence[Choice]]]

@@ -97,7 +97,7 @@ def _location(answers: dict[str, Any]) -> dict[str, Any]:
 
 async def submit_prenotify(ctx: FormContext, a: dict[str, Any]) -> str:
     async with ctx.transaction() as s:
-        actor = await s.merge(ctx.person)
+        actor = await ctx.actor(s)
         e = await engagements.do_prenotify_engagement(
             s, ctx.scheme, title=a["title"], kind=a["kind"], area=a["area"], place=a["place"],
             starts_at=dt.datetime.fromisoformat(a["starts_at"]), ends_at=_ends(a),
@@ -145,7 +145,7 @@ def _needs_follow_up(a: dict[str, Any]) -> bool:
 
 async def submit_feedback(ctx: FormContext, a: dict[str, Any]) -> str:
     async with ctx.transaction() as s:
-        actor = await s.merge(ctx.person)
+        actor = await ctx.actor(s)
         engagement_id = a["engagement"]
         if _is_new(a):
             e = await engagements.do_prenotify_engagement(
@@ -207,7 +207,7 @@ async def submit_grant(ctx: FormContext, a: dict[str, Any]) -> str:
             s, ctx.scheme, applicant_organisation=a["applicant_organisation"],
             applicant_contact=a["applicant_contact"], project=a["project"],
             amount_pence=a["amount"], objectives=a["objectives"],
-            engagement_id=a.get("engagement"), actor=await s.merge(ctx.person), now=ctx.now)
+            engagement_id=a.get("engagement"), actor=await ctx.actor(s), now=ctx.now)
     return (f"Thank you — your recommendation of {format_money(g.amount_pence)} for "
             f"{g.applicant_organisation} is with the commissioning team. I'll tell you what "
             "they decide.")
@@ -238,7 +238,7 @@ GRANT = register(Form(
 async def submit_hours(ctx: FormContext, a: dict[str, Any]) -> str:
     today = ctx.now.astimezone(ctx.scheme.tz).date()
     async with ctx.transaction() as s:
-        actor = await s.merge(ctx.person)
+        actor = await ctx.actor(s)
         entry = await hours.do_log_hours(s, worked_on=dt.date.fromisoformat(a["worked_on"]),
                                          minutes=a["minutes"], description=a.get("description"),
                                          actor=actor, today=today)
@@ -273,7 +273,7 @@ async def submit_expenses(ctx: FormContext, a: dict[str, Any]) -> str:
             s, ctx.scheme, kind=a["kind"], amount_pence=a.get("amount"),
             miles_tenths=a.get("miles"), incurred_on=dt.date.fromisoformat(a["incurred_on"]),
             description=a["description"], receipt_file_id=receipt.get("file_id"),
-            actor=await s.merge(ctx.person), today=today)
+            actor=await ctx.actor(s), today=today)
     return (f"Thank you — your claim of {format_money(claim.amount_pence)} is with the office. "
             "I'll tell you when it's approved.")
 
@@ -302,7 +302,7 @@ async def submit_away(ctx: FormContext, a: dict[str, Any]) -> str:
     today = ctx.now.astimezone(ctx.scheme.tz).date()
     back = dt.date.fromisoformat(a["until"])
     async with ctx.transaction() as s:
-        await people.do_set_away(s, until=back, actor=await s.merge(ctx.person), today=today)
+        await people.do_set_away(s, until=back, actor=await ctx.actor(s), today=today)
     return (f"Enjoy your time away. I won't send reminders until {back:%A %d %B}. "
             "Send /away again to change it.")
 
@@ -332,7 +332,7 @@ async def submit_photos(ctx: FormContext, a: dict[str, Any]) -> str:
     if not prepared:
         raise InvalidInput("None of those could be used. " + " ".join(refused))
     async with ctx.transaction() as s:
-        actor = await s.merge(ctx.person)
+        actor = await ctx.actor(s)
         for fields in prepared:
             await media.do_record_media(
                 s, ctx.scheme, engagement_id=a["engagement"], consent_given=a["consent"],

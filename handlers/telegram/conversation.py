@@ -35,18 +35,18 @@ def form_context(context: Ctx, person: Person, update: Update) -> FormContext:
 async def save(ctx: FormContext, state: dict[str, Any]) -> None:
     """Saved before the next question is sent: a crash after this loses nothing."""
     async with ctx.transaction() as s:
-        await drafts.save_draft(s, ctx.scheme, await s.merge(ctx.person), TRANSPORT,
+        await drafts.save_draft(s, ctx.scheme, await ctx.actor(s), TRANSPORT,
                                 state["form"], state, now=ctx.now)
 
 
 async def discard(ctx: FormContext) -> None:
     async with ctx.transaction() as s:
-        await drafts.discard_draft(s, await s.merge(ctx.person), TRANSPORT)
+        await drafts.discard_draft(s, await ctx.actor(s), TRANSPORT)
 
 
 async def load(ctx: FormContext) -> dict[str, Any] | None:
     async with ctx.db.transaction() as s:
-        draft = await drafts.load_draft(s, await s.merge(ctx.person), TRANSPORT, now=ctx.now)
+        draft = await drafts.load_draft(s, await ctx.actor(s), TRANSPORT, now=ctx.now)
         return dict(draft.state) if draft else None
 
 

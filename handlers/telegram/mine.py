@@ -8,6 +8,7 @@ from handlers.telegram.context import Ctx
 from storage.models import Person
 from storage.operations.grants import STATUS_WORDS, GrantStatus
 from storage.operations.overview import my_records
+from storage.operations.people import get_person
 from storage.parsers import format_money, format_when
 
 
@@ -16,7 +17,7 @@ async def show_mine(update: Update, context: Ctx, person: Person) -> None:
     services = context.services
     tz = services.scheme.timezone
     async with services.db.transaction() as s:
-        mine = await my_records(s, await s.merge(person), now=services.clock(), tz=tz)
+        mine = await my_records(s, await get_person(s, person.id), now=services.clock(), tz=tz)
     lines = ["Your records"]
     lines.append("\nComing up:")
     lines += [f"• {format_when(e.starts_at, tz)} — {e.title}" for e in mine.upcoming] or \

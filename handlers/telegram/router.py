@@ -243,7 +243,8 @@ async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:
         async with context.services.db.transaction() as s:
             await updates.mark_processed(s, f"tg:{update.update_id}")
             await meetings.do_rsvp(s, meeting_id=int(meeting_id), answer=answer,
-                                   actor=await s.merge(person), now=context.services.clock())
+                                   actor=await people.get_person(s, person.id),
+                                   now=context.services.clock())
     except (ValueError, Refused) as problem:
         sentence = getattr(problem, "sentence", "That button is no longer valid.")
         await query.answer(sentence[:190], show_alert=True)

@@ -337,3 +337,36 @@ async def test_edited_message_is_explained(emu, bot, ann) -> None:
     await said(ann, "/menu")
     await ann.edit_text(sent, "hello again")
     await said(ann, "Edits aren't picked up")
+
+
+async def test_mine_lists_records_and_away_pauses(emu, bot, ann, db, scheme, cast) -> None:
+    from storage.operations import engagements, grants
+    async with db.transaction() as s:
+        me = await s.merge(cast.ambassador)
+        await engagements.do_prenotify_engagement(
+            s, scheme, title="Craven Arms surgery", kind="Surgery or drop-in", place="Library",
+            starts_at=NOW + dt.timedelta(days=1), ends_at=NOW + dt.timedelta(days=1, hours=1),
+            actor=me, now=NOW)
+        await engagements.do_prenotify_engagement(
+            s, scheme, title="Clun show", kind="Community event", place="Showground",
+            starts_at=NOW - dt.timedelta(days=2), ends_at=NOW - dt.timedelta(days=2, hours=-3),
+            after_the_fact=True, actor=me, now=NOW)
+        await grants.do_recommend_grant(
+            s, scheme, applicant_organisation="Clun Youth", applicant_contact="Jo",
+            project="Football", amount_pence=50_000, objectives=[scheme.plan_objectives[0]],
+            actor=me, now=NOW)
+    await ann.send_command("/mine")
+    mine = await said(ann, "Your records")
+    assert "Craven Arms surgery" in mine.text
+    assert "• Clun show" in mine.text.split("Feedback due:")[1]
+    assert "£500 to Clun Youth: recommended (waiting for the commissioning team)" in mine.text
+    assert "Hours this month: 0.0 of 40" in mine.text
+    assert buttons(mine) == ["📝 File feedback now"]
+    await ann.send_command("/away")
+    await said(ann, "When are you back?")
+    await ann.send_text("01/12")
+    await said(ann, "please check")
+    await ann.press("✅ Submit")
+    await said(ann, "I won't send reminders until Tuesday 01 December")
+    [person] = await rows(db, Person, Person.id == cast.ambassador.id)
+    assert person.away_until == dt.date(2026, 12, 1)
