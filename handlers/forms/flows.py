@@ -31,6 +31,10 @@ async def _durations(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
     return [Choice(minutes, label) for minutes, label in DURATIONS]
 
 
+def duration_label(minutes: int) -> str:
+    return dict(DURATIONS).get(minutes) or f"{minutes // 60}h{minutes % 60:02d}"
+
+
 async def _groups(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
     return [Choice(g, g) for g in ctx.scheme.demographic_groups]
 
@@ -360,3 +364,36 @@ PHOTOS = register(Form(
               "text", max_chars=500, optional=True),
     ),
     submit=submit_photos))
+
+
+# ---- correcting a pre-notified engagement (from /mine) ----------------------------------
+
+async def submit_correction(ctx: FormContext, a: dict[str, Any]) -> str:
+    starts = dt.datetime.fromisoformat(a["starts_at"])
+    async with ctx.transaction() as s:
+        e = await engagements.do_edit_engagement(
+            s, ctx.scheme, engagement_id=a["engagement_id"],
+            changes={"title": a["title"], "kind": a["kind"], "area": a["area"],
+                     "place": a["place"], "starts_at": starts, "ends_at": _ends(a),
+                     "expected_audience": a.get("expected_audience")},
+            actor=await ctx.actor(s), now=ctx.now)
+    return f"Thank you — “{e.title}” is updated and the office has been told."
+
+
+CORRECTION = register(Form(
+    name="correct_engagement", title="Correct an engagement", command="",
+    fields=tuple(f for f in PRENOTIFY.fields if f.name != "location"),
+    submit=submit_correction))
+
+
+async def correction_answers(ctx: FormContext, engagement_id: int) -> dict[str, Any]:
+    """Today's values of the ambassador's own planned engagement, as the form's answers."""
+    async with ctx.db.transaction() as s:
+        e = await engagements.get_own_engagement(s, engagement_id, await ctx.actor(s))
+        if e.status != "planned":
+            raise InvalidInput(f"That engagement is already {e.status}, so it can't be "
+                               "changed any more.")
+        minutes = int((e.ends_at - e.starts_at).total_seconds() // 60)
+        return {"engagement_id": e.id, "title": e.title, "kind": e.kind, "area": e.area.name,
+                "place": e.place, "starts_at": e.starts_at.isoformat(), "duration": minutes,
+                "expected_audience": e.expected_audience}

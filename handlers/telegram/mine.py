@@ -34,7 +34,9 @@ async def show_mine(update: Update, context: Ctx, person: Person) -> None:
               f"{STATUS_WORDS[GrantStatus(g.status)]}" for g in mine.grants] or ["• none yet"]
     hours = mine.minutes_this_month / 60
     lines.append(f"\nHours this month: {hours:.1f} of {mine.monthly_hours}")
-    buttons = []
+    buttons = [[InlineKeyboardButton(f"✏️ Correct: {e.title[:40]}",
+                                     callback_data=f"m|correct|{e.id}")]
+               for e in mine.upcoming[:5]]
     if mine.feedback_due:
         buttons.append([InlineKeyboardButton("📝 File feedback now", callback_data="m|feedback")])
     await update.effective_chat.send_message(

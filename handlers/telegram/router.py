@@ -223,6 +223,8 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
                                                      reply_markup=menu_markup())
         elif action in FORM_COMMANDS:
             await _begin(update, context, person, action)
+        elif action.startswith("correct|"):
+            await _correct(update, context, person, action.split("|", 1)[1])
         return
     if raw.startswith("r|"):
         await _rsvp(update, context, person, raw)
@@ -234,6 +236,25 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
         await query.answer(conversation.STALE_BUTTON)
         return
     await conversation.on_button(update, context, person, state, *parsed)
+
+
+async def _correct(update: Update, context: Ctx, person: Person, engagement_id: str) -> None:
+    """Open a planned engagement's answers at the summary, ready for Edit."""
+    ctx = conversation.form_context(context, person, update)
+    form = engine.form_named("correct_engagement")
+    try:
+        answers = await flows.correction_answers(ctx, int(engagement_id))
+    except (ValueError, Refused) as problem:
+        await update.effective_chat.send_message(
+            getattr(problem, "sentence", "That engagement can't be found."))
+        return
+    state = engine.new_state(form)
+    state["answers"] = answers
+    state["labels"] = {"duration": [[answers["duration"],
+                                     flows.duration_label(answers["duration"])]]}
+    state["step"] = engine.SUMMARY
+    await conversation.save(ctx, state)
+    await conversation.ask(update.effective_chat, form, state, ctx)
 
 
 async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:

@@ -370,3 +370,30 @@ async def test_mine_lists_records_and_away_pauses(emu, bot, ann, db, scheme, cas
     await said(ann, "I won't send reminders until Tuesday 01 December")
     [person] = await rows(db, Person, Person.id == cast.ambassador.id)
     assert person.away_until == dt.date(2026, 12, 1)
+
+
+async def test_correct_a_planned_engagement_from_mine(emu, bot, ann, db, scheme, cast) -> None:
+    from storage.models import AuditEvent
+    from storage.operations import engagements
+    async with db.transaction() as s:
+        await engagements.do_prenotify_engagement(
+            s, scheme, title="Craven Arms surgery", kind="Surgery or drop-in", place="Library",
+            starts_at=NOW + dt.timedelta(days=1), ends_at=NOW + dt.timedelta(days=1, hours=1),
+            actor=await s.merge(cast.ambassador), now=NOW)
+    await ann.send_command("/mine")
+    await said(ann, "Your records")
+    await ann.press("✏️ Correct: Craven Arms surgery")
+    summary = await said(ann, "Correct an engagement — please check")
+    assert "• Length: 1 hour" in summary.text
+    await ann.press("✏️ Edit")
+    await said(ann, "Which answer")
+    await ann.press("Place")
+    await said(ann, "Where is it?")
+    await ann.send_text("Community Centre")
+    await said(ann, "please check")
+    await ann.press("✅ Submit")
+    await said(ann, "is updated and the office has been told")
+    [e] = await rows(db, Engagement)
+    assert e.place == "Community Centre"
+    [edit] = await rows(db, AuditEvent, AuditEvent.action == "edit_engagement")
+    assert edit.before == {"place": "Library"} and edit.after == {"place": "Community Centre"}
