@@ -41,7 +41,7 @@ from telegram.ext import (
     filters,
 )
 
-from bench.telegram_floor import run_echo_floor
+from bench._telegram_floor import run_echo_floor
 from bot.emulators.telegram import TelegramEmulator
 
 TOKEN = "123456789:TESTtokenForTheEmulatorTests_abcdef"

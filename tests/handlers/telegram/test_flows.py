@@ -361,7 +361,7 @@ async def test_mine_lists_records_and_away_pauses(emu, bot, ann, db, scheme, cas
     assert "• Clun show" in mine.text.split("Feedback due:")[1]
     assert "£500 to Clun Youth: recommended (waiting for the commissioning team)" in mine.text
     assert "Hours this month: 0.0 of 40" in mine.text
-    assert buttons(mine) == ["📝 File feedback now"]
+    assert buttons(mine) == ["✏️ Correct: Craven Arms surgery", "📝 File feedback now"]
     await ann.send_command("/away")
     await said(ann, "When are you back?")
     await ann.send_text("01/12")
