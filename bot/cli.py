@@ -114,7 +114,8 @@ EXPORTS = ("engagements", "feedback", "grants", "hours", "expenses")
 
 
 @app.command()
-def export(out: Path = typer.Option(Path("exports"), help="Directory for the extracts"),
+def export(out: Path = typer.Option(Path("exports"), help="Directory for the extracts (or the "
+                                    ".zip file with --person)"),
            person: int | None = typer.Option(None, help="Subject-access bundle for one person"),
            since: str | None = typer.Option(None, help="From date, YYYY-MM-DD"),
            until: str | None = typer.Option(None, help="Until date, YYYY-MM-DD"),
@@ -123,8 +124,8 @@ def export(out: Path = typer.Option(Path("exports"), help="Directory for the ext
     """Write the office's CSV (and XLSX) extracts of engagements, feedback, grants, hours and
     expenses."""
     if person is not None:
-        typer.echo("The subject-access bundle (--person) is not yet available.", err=True)
-        raise typer.Exit(1)
+        _subject_access(person, out, force)
+        return
     from storage.exports import EXTRACTS, extract_rows
 
     try:
@@ -165,6 +166,27 @@ def export(out: Path = typer.Option(Path("exports"), help="Directory for the ext
     for name, (_, rows) in tables.items():
         typer.echo(f"{name}: {len(rows)} rows")
     typer.echo(f"Written to {out}/")
+
+
+def _subject_access(person: int, out: Path, force: bool) -> None:
+    from storage.subject_access import subject_access_records, write_bundle
+
+    if out.suffix != ".zip":
+        out = out / f"subject-access-{person}.zip" if out.is_dir() else out.with_suffix(".zip")
+    if out.exists() and not force:
+        typer.echo(f"{out} already exists; use --force to overwrite.", err=True)
+        raise typer.Exit(1)
+
+    async def work(db: Database, scheme: Scheme) -> dict[str, Any]:
+        async with db.transaction() as session:
+            return await subject_access_records(session, person)
+
+    records = _run(work)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files = write_bundle(records, out)
+    total = sum(len(v) for k, v in records.items() if k != "person")
+    typer.echo(f"Subject-access bundle for person {person}: {total} records, {files} files, "
+               f"written to {out}")
 
 
 @app.command()

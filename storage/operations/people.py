@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import JSON, String, Text, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import outbox
 from storage.audit import audit, snapshot
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import (Area, Engagement, ExpenseClaim, Feedback, FollowUp, FormDraft, Fund,
-                            GrantRecommendation, HoursEntry, Invite, Media, Person,
-                            PlanObjective, Role, utcnow)
+from storage.models import (Area, Base, Engagement, ExpenseClaim, Feedback, FollowUp,
+                            FormDraft, Fund, GrantRecommendation, HoursEntry, Invite, Media,
+                            Person, PlanObjective, Role, utcnow)
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -218,6 +218,29 @@ async def active_people_with_role(session: AsyncSession, role: Role) -> list[Per
     return [p for p in people if p.has_role(role)]
 
 
+async def _scrub_name_everywhere(session: AsyncSession, name: str, label: str) -> None:
+    """Replace the person's name in every text and JSON column: audit labels, messages queued
+    to channels, notes that quote it. Free text written about them by others is included."""
+    if len(name.strip()) < 4:  # too short to replace safely inside other words
+        return
+    pattern = f"%{name}%"
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, String | Text) and not column.primary_key:
+                await session.execute(table.update().where(column.like(pattern))
+                                      .values({column.name: func.replace(column, name, label)}))
+            elif isinstance(column.type, JSON):
+                keys = list(table.primary_key.columns)
+                rows = (await session.execute(select(*keys, column).where(
+                    cast(column, Text).like(pattern)))).all()
+                for *ids, value in rows:
+                    scrubbed = json.loads(json.dumps(value).replace(
+                        json.dumps(name)[1:-1], json.dumps(label)[1:-1]))
+                    await session.execute(table.update().where(
+                        *(k == v for k, v in zip(keys, ids, strict=True)))
+                        .values({column.name: scrubbed}))
+
+
 async def do_erase_person(session: AsyncSession, *, person_id: int, actor: Person,
                           media_root: str | None = None) -> list[str]:
     """Remove a person's personal data, keep anonymised records (DESIGN §9).
@@ -237,7 +260,9 @@ async def do_erase_person(session: AsyncSession, *, person_id: int, actor: Perso
             raise Conflict("That is the last administrator; invite another before erasing.")
     erased = "[erased]"
     files: list[str] = []
-    person.name = f"Erased person {person.id}"
+    old_name, label = person.name, f"Erased person {person.id}"
+    await _scrub_name_everywhere(session, old_name, label)
+    person.name = label
     person.email = None
     person.telegram_id = None
     person.slack_id = None

@@ -73,3 +73,20 @@ def test_run_without_tokens_says_which_are_missing(tmp_path: Path) -> None:
     result = cli(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", "run")
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_subject_access_bundle_and_erase(url: str, tmp_path: Path) -> None:
+    assert cli(url, "migrate").returncode == 0
+    assert cli(url, "invite", "--name", "Ann Smith", "--area", "Shropshire").returncode == 0
+    out = tmp_path / "ann.zip"
+    made = cli(url, "export", "--person", "1", "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    assert out.is_file() and "Subject-access bundle for person 1" in made.stdout
+    again = cli(url, "export", "--person", "1", "--out", str(out))
+    assert again.returncode == 1 and "--force" in again.stderr
+    missing = cli(url, "erase", "--person", "99", "--yes")
+    assert missing.returncode == 1 and "There is no person with id 99." in missing.stderr
+    last_admin = cli(url, "erase", "--person", "1", "--yes")
+    assert last_admin.returncode == 1 and "last administrator" in last_admin.stderr
+    declined = cli(url, "erase", "--person", "1", input="n\n")
+    assert declined.returncode == 1
