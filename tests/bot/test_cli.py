@@ -90,3 +90,13 @@ def test_subject_access_bundle_and_erase(url: str, tmp_path: Path) -> None:
     assert last_admin.returncode == 1 and "last administrator" in last_admin.stderr
     declined = cli(url, "erase", "--person", "1", input="n\n")
     assert declined.returncode == 1
+
+
+def test_the_slack_manifest_declares_what_the_app_uses() -> None:
+    import yaml
+    manifest = yaml.safe_load((ROOT / "deploy/slack-app-manifest.yaml").read_text())
+    assert manifest["features"]["slash_commands"][0]["command"] == "/ambassadors"
+    assert {"chat:write", "commands", "im:write", "files:write", "users:read"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"])
+    assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+    assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
