@@ -14,6 +14,7 @@ from bot.settings import Settings
 from bot.web import healthz, telegram_webhook
 from handlers.telegram.app import announce_commands, build_application
 from handlers.telegram.context import Services
+from storage import parsers
 from storage.db import Database
 from storage.operations.people import sync_scheme
 from storage.scheme import Scheme
@@ -29,6 +30,8 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):
             pass
+    # dateparser loads its language data on first use; do it now, not for the first person.
+    await asyncio.to_thread(parsers.warm_up)
     db = Database(settings.database_url)
     async with db.transaction() as session:
         await sync_scheme(session, scheme)

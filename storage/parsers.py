@@ -34,6 +34,9 @@ Hours
     nearest minute (`1.33` = 80 minutes). Minutes need a unit (`90m`, `90 mins`).
   * `1:30` is hours:minutes. In `1h 90m` the minutes must be under 60.
 
+Miles (`parse_miles`, for mileage claims; tenths of a mile, as the expenses operation stores)
+  * `12`, `12.5`, `12.5 miles`; two decimals round to the nearest tenth; kilometres refused.
+
 Dates and times (`parse_when`)
   * Dates are always day first: `03/04` is 3 April. `14.03.2027` is fine, but `14.03` alone
     is refused (is it a date or 14:03?). `19.30` is a time only next to a date (`tomorrow 19.30`).
@@ -199,7 +202,8 @@ def _plural(n: int, one: str, many: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 _MONEY_EXAMPLE = "e.g. £250 or £250.50"
-_MONEY_UNREADABLE = f"I couldn't read that as an amount. Please type it in figures, {_MONEY_EXAMPLE}."
+_MONEY_UNREADABLE = ("I couldn't read that as an amount. Please type it in figures, "
+                     f"{_MONEY_EXAMPLE}.")
 _MONEY_EMPTY = f"Please type an amount, {_MONEY_EXAMPLE}."
 _MONEY_TOO_LONG = "That's too long to be an amount. Please type just the amount, e.g. £250."
 _MONEY_NEGATIVE = "The amount can't be negative. Please type it without a minus sign, e.g. £250."
@@ -434,7 +438,7 @@ def parse_hours(text: str, *, maximum_minutes: int = 24 * 60) -> int:
         minutes = _HOURS_WORDS[s]
     elif match := _HOURS_COLON.fullmatch(s):
         if int(match[2]) >= 60:
-            raise InvalidInput("The minutes should be under 60, e.g. 1:30 or 2h 15m.")
+            raise InvalidInput("Please keep the minutes under 60, e.g. 1:30 or 2h 15m.")
         minutes = int(match[1]) * 60 + int(match[2])
     elif match := _HOURS_AND_MINUTES.fullmatch(s):
         if int(match[2]) >= 60:
@@ -629,10 +633,12 @@ def parse_choice(text: str, options: Sequence[str]) -> str:
 # Dates and times
 # --------------------------------------------------------------------------------------------
 
-_WHEN_EXAMPLE = "e.g. 14/03 19:00 or tomorrow 7pm"
-_DATE_EXAMPLE = "e.g. 14/03 or tomorrow"
-_WHEN_UNREADABLE = f"I couldn't read that as a date and time. Please type it like {_WHEN_EXAMPLE[5:]}."
-_DATE_UNREADABLE = f"I couldn't read that as a date. Please type it like {_DATE_EXAMPLE[5:]}."
+_WHEN_LIKE = "14/03 19:00 or tomorrow 7pm"
+_WHEN_EXAMPLE = f"e.g. {_WHEN_LIKE}"
+_DATE_LIKE = "14/03 or tomorrow"
+_DATE_EXAMPLE = f"e.g. {_DATE_LIKE}"
+_WHEN_UNREADABLE = f"I couldn't read that as a date and time. Please type it like {_WHEN_LIKE}."
+_DATE_UNREADABLE = f"I couldn't read that as a date. Please type it like {_DATE_LIKE}."
 _WHEN_TOO_LONG = f"That's too long for a date. Please type just the date and time, {_WHEN_EXAMPLE}."
 _WHEN_TWO = f"That has more than one date or time in it. Please give just one, {_WHEN_EXAMPLE}."
 _WHEN_RANGE = "Please give just the start time, e.g. 14/03 19:00."
@@ -1010,10 +1016,10 @@ def _date_or_refuse(year: int, month: int, day: int) -> dt.date:
     except ValueError:
         pass
     if not 1 <= month <= 12:
-        raise InvalidInput(f"There's no month {month}. Dates go day first, e.g. 14/03 for "
+        raise InvalidInput(f"There's no month {month}. Please put the day first, e.g. 14/03 for "
                            "14 March.")
     if not 1 <= day <= 31:
-        raise InvalidInput("That isn't a valid date. Dates go day first, e.g. 14/03 for "
+        raise InvalidInput("That isn't a valid date. Please put the day first, e.g. 14/03 for "
                            "14 March.")
     if month == 2 and day == 29:
         raise InvalidInput(f"There's no 29 February in {year}. Please check the date.")
@@ -1151,11 +1157,14 @@ def _dateparser_fallback(s: str, ctx: _Ctx, unreadable: str) -> tuple[dt.date, d
     try:
         data = _dateparser_for(local_now).get_date_data(s)
         found, period = data.date_obj, data.period
+        parts = tuple(getattr(data, "parts", None) or ())
     except Exception:  # noqa: BLE001 - dateparser raises odd things on odd text
         raise InvalidInput(unreadable) from None
     if not isinstance(found, dt.datetime) or found.tzinfo is not None:
         raise InvalidInput(unreadable)
-    if period == "time":
+    # period is "time" only when the typed time differs from RELATIVE_BASE's, so "at 10am"
+    # typed at 10:00 would look like no time at all; `parts` records that a time was given.
+    if period == "time" or "time" in parts:
         return found.date(), found.time().replace(second=0, microsecond=0)
     if period == "day":
         return found.date(), None
