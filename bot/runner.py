@@ -14,8 +14,10 @@ from bot.settings import Settings
 from bot.web import healthz, telegram_webhook
 from handlers.telegram.app import announce_commands, build_application
 from handlers.telegram.context import Services
+from handlers.telegram.media import telegram_media_intake
 from storage import parsers
 from storage.db import Database
+from storage.media import MediaStore, PhotoProcessor
 from storage.operations.people import sync_scheme
 from storage.scheme import Scheme
 
@@ -35,7 +37,10 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
     db = Database(settings.database_url)
     async with db.transaction() as session:
         await sync_scheme(session, scheme)
-    services = Services(db=db, scheme=scheme)
+    processor = PhotoProcessor(MediaStore(settings.media_dir,
+                                          keep_originals=scheme.retention.keep_media_originals),
+                               max_bytes=scheme.limits.max_media_bytes)
+    services = Services(db=db, scheme=scheme, media_intake=telegram_media_intake(processor))
     token = settings.telegram_bot_token.get_secret_value()
     application = build_application(token, services,
                                     api_base_url=settings.telegram_api_base_url)
@@ -71,4 +76,5 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
         await application.stop()
         await application.shutdown()
         await runner.cleanup()
+        await processor.aclose()
         await db.dispose()

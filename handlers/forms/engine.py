@@ -250,7 +250,8 @@ async def _parse(current: Field, state: dict[str, Any], answer: Answer,
             pending = state.setdefault("pending_photos", [])
             pending.extend(answer.photos)
             return _PENDING
-        raise InvalidInput("Please send a photo (or several), or a video.")
+        what = f"I can't use a {answer.other} here. " if answer.other else ""
+        raise InvalidInput(what + "Please send a photo (or several), or a video.")
     if kind == "location":
         if answer.location is not None:
             return {"latitude": answer.location[0], "longitude": answer.location[1]}
