@@ -121,3 +121,43 @@ async def test_a_sticker_instead_of_a_photo_is_explained(setup, db) -> None:
     await ann.press("Done ✔")
     await said(ann, "Please send at least one photo or video first.")
     assert await media_rows(db) == []
+
+
+async def test_expenses_with_a_receipt_and_mileage(setup, db) -> None:
+    from storage.models import ExpenseClaim
+    emu, bot, ann, root = setup
+    await ann.send_command("/expenses")
+    await said(ann, "What kind of expense?")
+    await ann.press("Travel")
+    await said(ann, "Which day?")
+    await ann.press("Today")
+    await said(ann, "How much?")
+    await ann.send_text("£12.50")
+    await said(ann, "What was it for?")
+    await ann.send_text("Train to Ludlow for the parish council")
+    await said(ann, "photo of the receipt")
+    await ann.send_photo(jpeg_with_gps())
+    await said(ann, "Received 1 so far")
+    await ann.press("Done ✔")
+    await said(ann, "please check")
+    await ann.press("✅ Submit")
+    await said(ann, "your claim of £12.50 is with the office")
+    await ann.send_command("/expenses")
+    await said(ann, "What kind of expense?")
+    await ann.press("Mileage")
+    await said(ann, "Which day?")
+    await ann.send_text("yesterday")
+    await said(ann, "How many miles")
+    await ann.send_text("twelve")
+    await said(ann, "How many miles")
+    await ann.send_text("12.3")
+    await said(ann, "What was it for?")
+    await ann.send_text("To Clun")
+    summary = await said(ann, "please check")
+    assert "• Miles: 12.3 miles" in summary.text
+    await ann.press("✅ Submit")
+    await said(ann, "your claim of £5.54 is with the office")
+    async with db.transaction() as s:
+        claims = (await s.scalars(select(ExpenseClaim).order_by(ExpenseClaim.id))).all()
+    assert [(c.kind, c.amount_pence, c.receipt_file_id is not None) for c in claims] == [
+        ("travel", 1250, True), ("mileage", 554, False)]
