@@ -397,3 +397,15 @@ async def test_correct_a_planned_engagement_from_mine(emu, bot, ann, db, scheme,
     assert e.place == "Community Centre"
     [edit] = await rows(db, AuditEvent, AuditEvent.action == "edit_engagement")
     assert edit.before == {"place": "Library"} and edit.after == {"place": "Community Centre"}
+
+
+async def test_a_stale_draft_expires(emu, bot, ann, db, scheme) -> None:
+    await ann.send_command("/grant")
+    await said(ann, "Which organisation")
+    await ann.send_text("Bishop's Castle Scouts")
+    await said(ann, "Who is their contact")
+    bot.clock.now = NOW + dt.timedelta(days=scheme.limits.draft_expiry_days, minutes=1)
+    await ann.send_command("/menu")
+    menu = await said(ann, "What would you like to do?")
+    assert "📅 Pre-notify an engagement" in buttons(menu)
+    assert await rows(db, FormDraft) == []
