@@ -27,6 +27,10 @@ def configure_logging(level: str = "INFO", style: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
-    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler.executors"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Clamped whatever LOG_LEVEL says: at DEBUG these libraries log whole updates, request
+    # bodies and SQL parameters (what the public wrote), and httpx logs every request URL,
+    # which for Telegram contains the bot token.
+    for noisy in ("httpx", "httpcore", "aiosqlite", "asyncpg", "sqlalchemy", "telegram",
+                  "slack_sdk", "slack_bolt", "aiohttp.access", "apscheduler.executors",
+                  "hpack", "PIL"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

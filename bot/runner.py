@@ -11,7 +11,8 @@ import signal
 from aiohttp import web
 
 from bot.settings import Settings
-from bot.web import healthz, telegram_webhook
+from bot.metrics import Metrics
+from bot.web import healthz, metrics_endpoint, telegram_webhook
 from handlers.telegram.app import announce_commands, build_application
 from handlers.telegram.context import Services
 from handlers.telegram.media import telegram_media_intake
@@ -45,7 +46,10 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
     application = build_application(token, services,
                                     api_base_url=settings.telegram_api_base_url)
     web_app = web.Application()
+    metrics = Metrics()
+    services.extra["metrics"] = metrics
     web_app.router.add_get("/healthz", healthz(db))
+    web_app.router.add_get("/metrics", metrics_endpoint(metrics))
     webhook_secret = (settings.telegram_webhook_secret.get_secret_value()
                       if settings.telegram_webhook_secret else "")
     if settings.telegram_webhook_url:

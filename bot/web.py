@@ -12,6 +12,7 @@ from sqlalchemy import text
 from telegram import Update
 from telegram.ext import Application
 
+from bot.metrics import Metrics
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -51,3 +52,11 @@ def healthz(db: Database) -> Callable[[web.Request], Awaitable[web.Response]]:
         return web.json_response({"ok": True})
 
     return check
+
+
+def metrics_endpoint(metrics: Metrics) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def serve(request: web.Request) -> web.Response:
+        body, content_type = metrics.render()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    return serve

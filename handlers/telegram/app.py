@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from telegram import BotCommand, Update
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, ContextTypes,
@@ -56,9 +57,34 @@ def build_application(token: str, services: Services, *,
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     application = builder.build()
     application.bot_data["services"] = services
-    application.add_handler(TypeHandler(Update, on_update))
+    application.add_handler(TypeHandler(Update, measured_update))
     application.add_error_handler(_on_error)
     return application
+
+
+def update_kind(update: Update) -> str:
+    if update.callback_query is not None:
+        return "button"
+    message = update.effective_message
+    if message is None:
+        return "other"
+    if message.text:
+        return "command" if message.text.startswith("/") else "text"
+    return "media" if (message.photo or message.video or message.document) else "other"
+
+
+async def measured_update(update: Update, context: Ctx) -> None:
+    """The router, counted and timed for /metrics when the process keeps metrics."""
+    metrics = context.services.extra.get("metrics")
+    if metrics is None:
+        await on_update(update, context)
+        return
+    started = time.perf_counter()
+    try:
+        await on_update(update, context)
+    finally:
+        metrics.updates.labels(kind=update_kind(update)).inc()
+        metrics.latency.observe(time.perf_counter() - started)
 
 
 async def _on_error(update: object, context: Ctx) -> None:
