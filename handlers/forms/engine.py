@@ -230,6 +230,10 @@ async def _parse(current: Field, state: dict[str, Any], answer: Answer,
     scheme = ctx.scheme
     if kind in ("choice", "yesno", "multi"):
         options = await options_for(_form_of(state), state, ctx)
+        if not options:
+            raise InvalidInput("There's nothing to pick from here yet"
+                               + (" — please tap Skip." if current.optional else
+                                  ". Please tap Cancel and try again once there is."))
         if answer.choice is not None:
             if not 0 <= answer.choice < len(options):
                 raise InvalidInput("That button is no longer valid; please tap one below.")

@@ -56,6 +56,10 @@ def question(form: Form, state: dict[str, Any], options: list[Choice], scheme: S
     if current.hint:
         lines.append(current.hint)
     buttons: list[list[InlineKeyboardButton]] = []
+    if current.kind in ("choice", "multi") and not options:
+        lines.append("(There's nothing to pick from here yet"
+                     + (" — tap Skip.)" if current.optional else
+                        ". Tap Cancel, and try again once there is.)"))
     if current.kind in ("choice", "yesno"):
         width = 2 if all(len(o.label) <= 16 for o in options) else 1
         buttons += _rows([InlineKeyboardButton(o.label, callback_data=data(state, "pick", i))

@@ -1,0 +1,86 @@
+"""Builds the slack-bolt AsyncApp for the office and for ambassadors in Slack DMs.
+
+HTTP mode: bot/web.py mounts `slack_events_handler(app)` at POST /slack/events; Bolt checks
+the signing secret and the timestamp (a forged or stale request gets 401 and runs nothing).
+Socket Mode: `socket_mode_handler(app, app_token)` when SLACK_APP_TOKEN is set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.slack.context import SORRY, SlackServices
+from handlers.slack.listeners import register_listeners
+from storage.db import Database
+from storage.models import utcnow
+from storage.scheme import Scheme
+
+log = logging.getLogger(__name__)
+DEFAULT_API_BASE_URL = "https://slack.com/api/"
+MAX_REQUEST_BYTES = 1_000_000
+
+
+def build_slack_app(db: Database, scheme: Scheme, *, token: str, signing_secret: str,
+                    api_base_url: str = DEFAULT_API_BASE_URL,
+                    clock: Callable[[], dt.datetime] = utcnow,
+                    session: aiohttp.ClientSession | None = None,
+                    telegram_bot_username: str = "AmbassadorBot",
+                    chart_dir: Path | None = None) -> AsyncApp:
+    """The app with every listener registered. Pass one shared aiohttp `session` (made in
+    bot/, closed there on stop) so the Web API client reuses its connections; `chart_dir`
+    is where "digest now" writes its chart (the digest's default when None)."""
+    client = AsyncWebClient(token=token, base_url=api_base_url, session=session)
+    # Only `client=`: Bolt warns when given both a client and a token.
+    app = AsyncApp(client=client, signing_secret=signing_secret)
+    svc = SlackServices(db=db, scheme=scheme, clock=clock,
+                        telegram_bot_username=telegram_bot_username,
+                        extra={"chart_dir": chart_dir})
+
+    async def attach_services(context: Any, next: Callable[[], Awaitable[Any]]) -> Any:
+        context["services"] = svc
+        return await next()
+
+    app.use(attach_services)
+    app.error(_on_error)
+    register_listeners(app)
+    app.services = svc  # type: ignore[attr-defined]  # for the runner and tests
+    return app
+
+
+async def _on_error(error: Exception, body: dict[str, Any], context: Any) -> None:
+    """Log what failed (never the body: it holds what people wrote) and tell the person."""
+    log.error("slack listener failed: %s", type(error).__name__, exc_info=error)
+    respond = context.get("respond") if context else None
+    if respond is not None and isinstance(body, dict) and body.get("response_url"):
+        try:
+            await respond(text=SORRY, response_type="ephemeral", replace_original=False)
+        except Exception:  # noqa: BLE001 — the error path must not raise again
+            log.warning("could not tell the person about the failure")
+
+
+def slack_events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The aiohttp handler for POST /slack/events (events, interactivity and commands)."""
+
+    async def receive(request: web.Request) -> web.Response:
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            return web.Response(status=413, text="too large")
+        bolt_request = await to_bolt_request(request)
+        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+
+    return receive
+
+
+def socket_mode_handler(app: AsyncApp, app_token: str) -> Any:
+    """Socket Mode (SLACK_APP_TOKEN): `await handler.connect_async()` / `close_async()`."""
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+    return AsyncSocketModeHandler(app, app_token)

@@ -1,0 +1,134 @@
+"""App Home: the scheme at a glance for the office, and for an ambassador their own records
+with buttons that open their forms. Built from storage's read functions; published on
+app_home_opened and after an ambassador files a form."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from handlers.slack.blocks import (PHOTOS_NOTE, actions, button, context, divider, esc, header, sections)
+from handlers.slack.context import INACTIVE, STRANGER, SlackServices
+from handlers.slack.render import GRANT_STATUS_WORDS, form_buttons
+from storage.models import Person
+from storage.operations import office
+from storage.operations.overview import my_records
+from storage.parsers import format_hours, format_money, format_when
+from storage.permissions import Action, allowed
+
+MAX_HOME_BLOCKS = 100
+HOME_INVITE, HOME_MEETING, HOME_REFRESH = "home_invite", "home_meeting", "home_refresh"
+
+
+def _home(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(blocks) > MAX_HOME_BLOCKS:
+        blocks = blocks[:MAX_HOME_BLOCKS - 1] + [context("_(more in the export)_")]
+    return {"type": "home", "blocks": blocks}
+
+
+def sentence_home(sentence: str) -> dict[str, Any]:
+    return _home(sections(esc(sentence)))
+
+
+async def home_view(svc: SlackServices, person: Person | None) -> dict[str, Any]:
+    """The right App Home for this person (a stranger gets one sentence and nothing else)."""
+    if person is None:
+        return sentence_home(STRANGER)
+    if not person.active:
+        return sentence_home(INACTIVE)
+    if allowed(person, Action.OWN_RECORDS):
+        return await ambassador_home(svc, person)
+    if allowed(person, Action.SEE_ALL):
+        return await office_home(svc, person)
+    if allowed(person, Action.SEE_GRANTS):
+        return await grants_home(svc, person)
+    return sentence_home("There is nothing for your role to see here yet.")
+
+
+def _lines(items: list[str], empty: str) -> str:
+    return "\n".join(items) if items else empty
+
+
+async def ambassador_home(svc: SlackServices, person: Person) -> dict[str, Any]:
+    tz = svc.scheme.timezone
+    async with svc.db.transaction() as s:
+        mine = await my_records(s, await s.merge(person), now=svc.now(), tz=tz)
+    blocks = [header("Your Community Ambassador records"),
+              *sections("What would you like to do?"), form_buttons(),
+              context(PHOTOS_NOTE), divider(),
+              *sections("*Coming up*\n" + _lines(
+                  [f"• {format_when(e.starts_at, tz)} — {esc(e.title)}" for e in mine.upcoming],
+                  "• nothing pre-notified")),
+              *sections("*Feedback due*\n" + _lines(
+                  [f"• {esc(e.title)} ({format_when(e.starts_at, tz)})"
+                   for e in mine.feedback_due], "• none — thank you!"))]
+    if mine.recent_feedback:
+        blocks += sections("*Recent feedback*\n" + _lines(
+            [f"• {esc(e.title)}: {f.attendees:,} people, {esc(f.urgency)}"
+             for e, f in mine.recent_feedback], ""))
+    blocks += sections("*Grant recommendations*\n" + _lines(
+        [f"• {format_money(g.amount_pence)} to {esc(g.applicant_organisation)}: "
+         f"{GRANT_STATUS_WORDS.get(g.status, esc(g.status)).lower()}" for g in mine.grants],
+        "• none yet"))
+    blocks += sections(f"*Hours this month:* {format_hours(mine.minutes_this_month)} of "
+                       f"{mine.monthly_hours}h")
+    return _home(blocks)
+
+
+def _office_buttons(person: Person) -> list[dict[str, Any]]:
+    elements = [button("Refresh", HOME_REFRESH, "refresh")]
+    if allowed(person, Action.INVITE):
+        elements.insert(0, button("Invite someone", HOME_INVITE, "invite"))
+    if allowed(person, Action.MANAGE_MEETINGS):
+        elements.insert(1, button("Schedule a meeting", HOME_MEETING, "meeting"))
+    return [actions("home_actions", elements)]
+
+
+async def _pipeline_blocks(s: Any, svc: SlackServices) -> list[dict[str, Any]]:
+    pipeline = await office.grant_pipeline(s, svc.scheme)
+    lines = [f"• {GRANT_STATUS_WORDS.get(status, status)}: {count} "
+             f"({format_money(pence)})" for status, count, pence in pipeline.by_status if count]
+    waiting = [f"• #{g.id} {format_money(g.amount_pence)} to {esc(g.applicant_organisation)} "
+               f"({esc(g.area.name)}) — {GRANT_STATUS_WORDS.get(g.status, g.status).lower()}"
+               for g in pipeline.waiting]
+    return [*sections(f"*Grant pipeline* — fund remaining "
+                      f"{format_money(pipeline.fund_remaining_pence)} of "
+                      f"{format_money(pipeline.fund_size_pence)}\n"
+                      + _lines(lines, "• no grants recommended yet")),
+            *(sections("*Waiting for a decision*\n" + "\n".join(waiting)) if waiting else [])]
+
+
+async def office_home(svc: SlackServices, person: Person) -> dict[str, Any]:
+    tz, now = svc.scheme.timezone, svc.now()
+    start = office.week_start(now, svc.scheme)
+    async with svc.db.transaction() as s:
+        total, week = await office.engagements_between(s, start, start + dt.timedelta(days=7),
+                                                       limit=10)
+        follow_ups = await office.open_follow_ups(s, now)
+        pipeline = await _pipeline_blocks(s, svc)
+        overdue_total, overdue = await office.feedback_overdue(s, svc.scheme, now)
+    ages = " · ".join(f"{label}: {count}" for label, count in follow_ups.by_age)
+    oldest = [f"• {esc(f.urgency)} — {esc(f.title)}: {esc(f.detail[:120])} "
+              f"(since {format_when(f.created_at, tz)}"
+              f"{', with ' + esc(f.owner) if f.owner else ''})" for f in follow_ups.oldest]
+    blocks = [header("Community Ambassadors — at a glance"),
+              context(f"As of {format_when(now, tz)}"), *_office_buttons(person), divider(),
+              *sections(f"*This week's engagements* ({total})\n" + _lines(
+                  [f"• {format_when(e.starts_at, tz)} — {esc(e.title)} ({esc(e.area)}, "
+                   f"{esc(e.ambassador)})" for e in week], "• none this week")),
+              *sections(f"*Open follow-ups* ({follow_ups.total}, {follow_ups.overdue} overdue)"
+                        f"\nBy age: {ages}\n" + _lines(oldest, "")),
+              *pipeline,
+              *sections(f"*Feedback overdue* ({overdue_total})\n" + _lines(
+                  [f"• {esc(e.title)} ({esc(e.area)}, {esc(e.ambassador)}, "
+                   f"{format_when(e.starts_at, tz)})" for e in overdue], "• none"))]
+    return _home(blocks)
+
+
+async def grants_home(svc: SlackServices, person: Person) -> dict[str, Any]:
+    async with svc.db.transaction() as s:
+        pipeline = await _pipeline_blocks(s, svc)
+    return _home([header("Community Ambassador grants"),
+                  context(f"As of {format_when(svc.now(), svc.scheme.timezone)}"),
+                  actions("home_actions", [button("Refresh", HOME_REFRESH, "refresh")]),
+                  *pipeline])

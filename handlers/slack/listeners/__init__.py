@@ -1,0 +1,15 @@
+"""The Slack listeners, grouped by kind; each module exposes register(app)."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers.slack.listeners import actions, commands, events, forms, views
+
+
+def register_listeners(app: AsyncApp) -> None:
+    actions.register(app)
+    forms.register(app)
+    views.register(app)
+    commands.register(app)
+    events.register(app)
