@@ -15,11 +15,21 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 
+SLOW_DOWN = ("You're sending messages faster than I can answer. I'm working through them in "
+             "order and nothing is lost — please wait for my replies.")
+
+
 class ChatOrderedProcessor(BaseUpdateProcessor):
-    def __init__(self, max_concurrent_updates: int = 16) -> None:
+    """`flood_queue`: when this many updates of one chat are queued, the person is told once
+    (per burst) to wait; everything they sent is still handled, in order. A flooding chat
+    holds at most one concurrency slot, so everyone else carries on at their usual speed."""
+
+    def __init__(self, max_concurrent_updates: int = 16, flood_queue: int = 20) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
+        self._warned: set[int] = set()
+        self.flood_queue = flood_queue
 
     async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         # The chat's lock is taken before a concurrency slot, so a flood from one chat waits
@@ -30,6 +40,9 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             return
         lock = self._locks.setdefault(chat_id, asyncio.Lock())
         self._waiting[chat_id] = self._waiting.get(chat_id, 0) + 1
+        if self._waiting[chat_id] >= self.flood_queue and chat_id not in self._warned:
+            self._warned.add(chat_id)
+            asyncio.get_running_loop().create_task(self._slow_down(update, chat_id))
         try:
             async with lock:
                 await super().process_update(update, coroutine)
@@ -38,6 +51,13 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             if not self._waiting[chat_id]:  # no one queued: forget the chat, keep memory flat
                 del self._waiting[chat_id]
                 self._locks.pop(chat_id, None)
+                self._warned.discard(chat_id)
+
+    async def _slow_down(self, update: object, chat_id: int) -> None:
+        try:
+            await update.get_bot().send_message(chat_id, SLOW_DOWN)  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 — a courtesy message; its failure changes nothing
+            pass
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         await coroutine
