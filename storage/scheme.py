@@ -83,7 +83,7 @@ class Limits(_Strict):
     feedback_due_hours: int = Field(24, gt=0, le=24 * 30)
     draft_expiry_days: int = Field(14, gt=0, le=365)
     max_text_chars: int = Field(2000, ge=100, le=3000)
-    max_media_bytes: int = Field(20_000_000, gt=0, le=2_000_000_000)
+    max_media_bytes: int = Field(20 * 1024 * 1024, gt=0, le=2_000_000_000)
 
     @field_validator("grant_cap_pence", "fund_size_pence", "annual_fee_pence", mode="before")
     @classmethod

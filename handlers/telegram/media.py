@@ -31,7 +31,8 @@ def telegram_media_intake(processor: PhotoProcessor) -> Intake:
     async def intake(ctx: FormContext, item: dict[str, Any]) -> dict[str, Any]:
         """One photo or video of the submission → the Media record's fields (or a refusal)."""
         # Refuse what is too big before downloading it (Telegram won't serve it anyway).
-        check_size_before_download(item.get("file_size"), max_bytes=processor.limits.max_bytes)
+        check_size_before_download(item.get("file_size"), max_bytes=processor.limits.max_bytes,
+                                   kind="video" if item.get("kind") == "video" else "photo")
         data = await download(ctx, item["file_id"])
         common = {"telegram_file_id": item["file_id"], "album_key": item.get("album")}
         if item.get("kind") == "video":

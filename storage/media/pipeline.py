@@ -251,6 +251,10 @@ def render_rgb(data: bytes, fmt: str, limits: PhotoLimits, *, long_edge: int) ->
 
 def _open_checked(data: bytes, fmt: str, limits: PhotoLimits) -> ImageFile.ImageFile:
     """Read the header only, and refuse what is too big to decode before decoding it."""
+    if fmt == "WEBP" and (declared := _webp_size(data[:30])):
+        # Pillow builds libwebp's decoder, canvas and all, inside Image.open(): check first.
+        if declared[0] * declared[1] > limits.max_pixels:
+            raise MediaRefused(_too_many_pixels_sentence(declared[0] * declared[1], limits))
     try:
         with _bomb_warning_is_error():
             im = Image.open(io.BytesIO(data), formats=[fmt])
@@ -354,6 +358,21 @@ def _ftyp_brands(head: bytes) -> set[bytes]:
     brands = {head[8:12]}
     brands.update(head[i:i + 4] for i in range(16, end - 3, 4))
     return brands
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """Canvas size from a WebP's first chunk header (as Pillow reads it), without decoding."""
+    chunk = head[12:16]
+    if chunk == b"VP8X" and len(head) >= 30:
+        return (int.from_bytes(head[24:27], "little") + 1,
+                int.from_bytes(head[27:30], "little") + 1)
+    if chunk == b"VP8L" and len(head) >= 25 and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 " and len(head) >= 30 and head[23:26] == b"\x9d\x01\x2a":
+        return (int.from_bytes(head[26:28], "little") & 0x3FFF,
+                int.from_bytes(head[28:30], "little") & 0x3FFF)
+    return None
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -141,6 +141,14 @@ class PhotoProcessor:
             try:
                 future = executor.submit(_add_photo, self.store, data, self.limits)
                 return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # the caller was cancelled (e.g. /cancel): not ours to answer
+                # The pool was replaced or closed before this photo started: the loop tries
+                # the new pool, or refuses if we are closing.
+                log.info("media: %s was waiting in a pool that was stopped (attempt %d)",
+                         filename_hint or "a photo", attempt)
             except BrokenProcessPool:
                 # A worker died (killed, out of memory, or a decoder crashed). Every photo in
                 # flight fails with it; each gets one more try in a fresh pool, so only a photo
@@ -149,8 +157,11 @@ class PhotoProcessor:
                           filename_hint or "a photo", attempt)
                 self._replace_broken(executor)
             except TimeoutError:
-                future.cancel()
-                log.warning("media: %s took over %.0f s; refused",
+                if not future.cancel():
+                    # Running, and a decoder stuck on a hostile file would hold its worker for
+                    # good: stop that pool; photos in flight with it are retried in a new one.
+                    self._abandon(executor)
+                log.warning("media: %s took over %g s; refused",
                             filename_hint or "a photo", self.timeout)
                 raise MediaRefused(SLOW_SENTENCE) from None
             except OSError:  # the media directory is full or unwritable: the office must know
@@ -166,6 +177,21 @@ class PhotoProcessor:
         if self._executor is broken and not self._closed:
             self._executor = self._new_executor()
             broken.shutdown(wait=False, cancel_futures=True)
+
+    def _abandon(self, stuck: concurrent.futures.Executor) -> None:
+        """Replace a pool whose worker is stuck, and end its worker processes."""
+        if not isinstance(stuck, concurrent.futures.ProcessPoolExecutor):
+            return  # a thread cannot be stopped; it finishes on its own, the photo is refused
+        terminate = getattr(stuck, "terminate_workers", None)  # Python 3.14+
+        # Before 3.14 the stdlib offers no public way; `_processes` has been there since 3.2.
+        # Read before shutdown(), which drops it.
+        processes = list((getattr(stuck, "_processes", None) or {}).values())
+        self._replace_broken(stuck)
+        if terminate is not None:
+            terminate()
+            return
+        for process in processes:
+            process.terminate()
 
     def _new_executor(self) -> concurrent.futures.Executor:
         if self.executor_kind == "thread":

@@ -9,6 +9,9 @@ grows past a few thousand files)::
     videos/ab/<hash>.<ext>      a video as sent (not re-encoded: metadata intact, see StoredVideo)
     video-thumbs/ab/<hash>.jpg  Telegram's thumbnail for it, re-encoded without metadata
 
+Originals are written only when the scheme keeps them: the issue's "stored, then deleted
+after processing" has the same outcome without writing up to 20 MB per photo and deleting it.
+
 Every write goes to a temporary file in the same directory and is renamed into place, so a
 reader never sees half a file and two workers storing the same photo at once are harmless.
 A photo that is already stored is not decoded again; its files' times are refreshed, so

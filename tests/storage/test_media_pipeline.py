@@ -84,7 +84,7 @@ def refusal(data: bytes, limits: PhotoLimits = PhotoLimits()) -> str:
 
 
 def test_phone_photo_comes_out_resized_upright_and_without_metadata(big_jpeg: bytes) -> None:
-    """4000×3000 stored sideways (orientation 6) → 1200×1600 portrait, thumb 240×320, no EXIF."""
+    """4000×3000 stored sideways (orientation 6) → 1200×1600 upright; thumb 240×320; no EXIF."""
     photo = process_photo_bytes(big_jpeg)
     assert (photo.width, photo.height) == (1200, 1600)
     assert (photo.thumb_width, photo.thumb_height) == (240, 320)
@@ -152,7 +152,7 @@ def test_heic_from_an_iphone_is_accepted() -> None:
 
 
 def test_heic_orientation_is_applied_once() -> None:
-    """libheif applies the HEIF rotation and pillow-heif resets EXIF's: we must not turn it again."""
+    """libheif applies HEIF's rotation and pillow-heif resets EXIF's: we must not turn it twice."""
     data = encode(quadrants(640, 480), "HEIF", quality=80, exif=gps_exif(6))
     reference = Image.open(io.BytesIO(data)).convert("RGB")
     im = assert_safe_jpeg(process_photo_bytes(data).jpeg, reference.size)
@@ -288,6 +288,25 @@ def test_bomb_warning_is_an_error_even_above_our_own_limit(bomb_144mp: bytes,
                                                            no_decoding: None) -> None:
     """Configured above Pillow's 89 MP warning, the warning itself refuses the photo."""
     assert "144 megapixels" in refusal(bomb_144mp, PhotoLimits(max_pixels=500_000_000))
+
+
+def test_webp_declaring_144_mp_is_refused_before_pillow_builds_its_decoder(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow's WebP plugin allocates the whole canvas inside Image.open(): check before."""
+    from PIL import WebPImagePlugin
+
+    def no_decoder(*args: object) -> None:
+        raise AssertionError("libwebp's decoder was built for a bomb")
+    monkeypatch.setattr(WebPImagePlugin._webp, "WebPAnimDecoder", no_decoder)
+    for lossless in (False, True):
+        small = encode(Image.new("RGB", (16, 16)), "WEBP", lossless=lossless, exif=gps_exif(1))
+        assert small[12:16] == b"VP8X"  # extended format, because of the EXIF
+        bomb = small[:24] + (11_999).to_bytes(3, "little") * 2 + small[30:]
+        assert "(144 megapixels)" in refusal(bomb)
+        # Simple lossy (VP8) and lossless (VP8L) files declare their size differently.
+        simple = encode(Image.new("RGB", (370, 230)), "WEBP", lossless=lossless)
+        assert simple[12:16] == (b"VP8L" if lossless else b"VP8 ")
+        assert "(0.09 megapixels)" in refusal(simple, PhotoLimits(max_pixels=80_000))
 
 
 def test_refusing_a_bomb_changes_no_global_state(bomb_144mp: bytes) -> None:
