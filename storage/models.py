@@ -487,3 +487,36 @@ class FormDraft(Base):
     message_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     expires_at: Mapped[dt.datetime]
+
+
+# --- Added by the schedules issue (scheduler/, storage/operations/reminders.py) -------------
+
+
+class ScheduleMark(Base):
+    """One row per thing a schedule does once: a week's digest, a person's catch-up question
+    for a week, a meeting reminder to one person, the office's alert about a failing chat.
+    Inserted with ON CONFLICT DO NOTHING, so a job that runs twice sends once."""
+    __tablename__ = "schedule_marks"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    done_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ScheduleState(Base):
+    """Each scheduled job's next run time, saved after each run completes: after downtime a
+    job whose time passed is due at once and runs once (APScheduler coalesces missed runs),
+    and a new leader carries on where the old one stopped. `trigger` is the schedule it was
+    computed from; when the scheme's schedule changes, the next run is worked out afresh."""
+    __tablename__ = "schedule_state"
+    job_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(500))
+    next_run_time: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# The dispatcher's flag for a message whose send timed out after the request left (it may or
+# may not have arrived): it is retried at most once more, then left as status "unknown".
+Outbox.outcome_unknown = mapped_column(Boolean, default=False, server_default="0",
+                                       nullable=False)
+
+# The digest counts follow-ups still open at the end of a past week (done after it ended).
+Index("ix_follow_ups_done_at", FollowUp.done_at)
