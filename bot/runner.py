@@ -8,11 +8,13 @@ import asyncio
 import logging
 import signal
 
+import aiohttp
 from aiohttp import web
 
 from bot.settings import Settings
 from bot.metrics import Metrics
 from bot.web import healthz, metrics_endpoint, telegram_webhook
+from handlers.slack.app import build_slack_app, slack_events_handler, socket_mode_handler
 from handlers.telegram.app import announce_commands, build_application
 from handlers.telegram.context import Services
 from handlers.telegram.media import telegram_media_intake
@@ -55,6 +57,21 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
     if settings.telegram_webhook_url:
         web_app.router.add_post("/telegram/webhook", telegram_webhook(application,
                                                                       webhook_secret))
+    # Slack: HTTP mode at /slack/events (signature-checked by Bolt), or Socket Mode.
+    slack_session = aiohttp.ClientSession() if settings.slack_bot_token else None
+    slack_socket = None
+    if slack_session is not None:
+        secret = settings.slack_signing_secret
+        slack_app = build_slack_app(
+            db, scheme, token=settings.slack_bot_token.get_secret_value(),
+            signing_secret=secret.get_secret_value() if secret else "",
+            api_base_url=settings.slack_api_base_url, session=slack_session,
+            telegram_bot_username=services.bot_username, chart_dir=settings.media_dir / "charts")
+        if settings.slack_app_token:
+            slack_socket = socket_mode_handler(slack_app,
+                                               settings.slack_app_token.get_secret_value())
+        else:
+            web_app.router.add_post("/slack/events", slack_events_handler(slack_app))
     runner = web.AppRunner(web_app, access_log=None)
     await application.initialize()
     await application.start()
@@ -69,6 +86,8 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
         await runner.setup()
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         await site.start()
+        if slack_socket is not None:
+            await slack_socket.connect_async()
         log.info("running: telegram by %s, http on %s:%s",
                  "webhook" if settings.telegram_webhook_url else "polling",
                  settings.http_host, settings.http_port)
@@ -80,5 +99,9 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
         await application.stop()
         await application.shutdown()
         await runner.cleanup()
+        if slack_socket is not None:
+            await slack_socket.close_async()
+        if slack_session is not None:
+            await slack_session.close()
         await processor.aclose()
         await db.dispose()

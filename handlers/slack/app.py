@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack.context import SORRY, SlackServices
 from handlers.slack.listeners import register_listeners
+from handlers.slack.render import register_all
 from storage.db import Database
 from storage.models import utcnow
 from storage.scheme import Scheme
@@ -50,10 +51,11 @@ def build_slack_app(db: Database, scheme: Scheme, *, token: str, signing_secret:
         context["services"] = svc
         return await next()
 
+    # The dispatcher (scheduler/) sends the office's posts with these renderers.
+    register_all(scheme.timezone)
     app.use(attach_services)
     app.error(_on_error)
     register_listeners(app)
-    app.services = svc  # type: ignore[attr-defined]  # for the runner and tests
     return app
 
 

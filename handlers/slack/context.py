@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.slack.modals import notice_view
 from storage.db import Database
 from storage.errors import NotAllowed
 from storage.models import Person, utcnow
@@ -119,7 +120,6 @@ async def tell(respond: AsyncRespond | None, client: AsyncWebClient, body: dict[
             return
         trigger = body.get("trigger_id")
         if trigger:
-            from handlers.slack.modals import notice_view  # noqa: PLC0415 — avoids a cycle
             await client.views_open(trigger_id=trigger, view=notice_view("Ambassadors",
                                                                          sentence))
     except SlackApiError as error:

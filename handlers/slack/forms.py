@@ -30,7 +30,6 @@ FIELD_ACTION_PREFIX = "field_"
 SLACK_FORMS = ("prenotify", "feedback", "grant", "hours", "expenses", "away")
 NEEDED = "This one is needed."
 GONE = "That choice is no longer available; please choose again."
-TYPED_KINDS = ("text", "count", "money", "when", "hours", "miles")
 CHECKBOX_LIMIT = 10
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from handlers.slack.blocks import (PHOTOS_NOTE, actions, button, context, divider, esc, header, sections)
+from handlers.slack.blocks import (PHOTOS_NOTE, actions, button, context, divider, esc,
+                                   header, sections)
 from handlers.slack.context import INACTIVE, STRANGER, SlackServices
 from handlers.slack.render import GRANT_STATUS_WORDS, form_buttons
 from storage.models import Person

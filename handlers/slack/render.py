@@ -13,16 +13,14 @@ who made it, with only the buttons that still make sense — so no stale button 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from handlers.slack.blocks import (PHOTOS_NOTE, actions, button, confirm, context, divider, esc, fields,
+from handlers.slack.blocks import (PHOTOS_NOTE, actions, button, confirm, context, esc, fields,
                                    header, message, sections)
 from storage.parsers import format_money, format_when
-
-log = logging.getLogger(__name__)
 
 DEFAULT_TZ = "Europe/London"
 Payload = dict[str, Any]
@@ -89,7 +87,7 @@ def engagement_prenotified(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
     if starts and ends:
         try:
             end = dt.datetime.fromisoformat(ends)
-            until = f" – {end.astimezone(_zone(tz)):%H:%M}"
+            until = f" – {end.astimezone(ZoneInfo(tz)):%H:%M}"
         except ValueError:
             until = ""
     audience = payload.get("expected_audience")
@@ -103,11 +101,6 @@ def engagement_prenotified(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
                        ("Notified by", esc(payload.get("ambassador")))]),
               context(f"Engagement #{payload.get('engagement_id', '?')}")]
     return message(payload.get("text", ""), blocks)
-
-
-def _zone(tz: str) -> Any:
-    from zoneinfo import ZoneInfo
-    return ZoneInfo(tz)
 
 
 def engagement_changed(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
@@ -176,9 +169,14 @@ def follow_up_alert(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
 
 
 def follow_up_updated(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
+    """The alert after a step. follow_ups.py sends only the step (`line`), not the alert's
+    details, so the rewrite shows the step; details in the payload are shown when present."""
     status = payload.get("status") or "open"
     mark = {"done": "✅", "acknowledged": "👀"}.get(status, "•")
-    blocks = [*sections(f"{mark} {esc(payload.get('text', ''))}"),
+    details = []
+    if payload.get("follow_up_detail"):
+        details = sections(f"*What needs following up*\n{_quote(payload['follow_up_detail'])}")
+    blocks = [*sections(f"{mark} {esc(payload.get('text', ''))}"), *details,
               context(f"Follow-up #{payload.get('follow_up_id', '?')} · {esc(status)} · "
                       f"last change: {esc(payload.get('line', ''))}")]
     if status != "done":
@@ -202,7 +200,8 @@ def _media_file(payload: Payload) -> dict[str, Any] | None:
     name = os.path.basename(str(path)) or f"media-{payload.get('media_id')}.jpg"
     title = f"{payload.get('kind', 'photo')} for {payload.get('title') or 'an engagement'}"
     return {"path": path, "filename": name, "title": title[:250],
-            "alt_text": f"{payload.get('kind', 'photo')} from {payload.get('ambassador', '')}"[:1000]}
+            "alt_text": f"{payload.get('kind', 'photo')} from "
+                        f"{payload.get('ambassador', '')}"[:1000]}
 
 
 def media_received(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
@@ -423,15 +422,26 @@ def render(event: str, payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
     return SLACK_RENDERERS.get(event, _plain)(payload, tz=tz)
 
 
+def for_dispatcher(fn: Renderer, tz: str) -> Callable[[Any], Rendered]:
+    """A renderer in scheduler/render.py's shape: a function of the outbox row giving the
+    keyword arguments of chat.postMessage / chat.update (`text`, `blocks`), plus the `file`
+    the dispatcher uploads into the new post's thread (a photo for review)."""
+
+    def renderer(row: Any) -> Rendered:
+        return fn(row.payload, tz=tz)
+
+    renderer.__name__ = f"slack_{fn.__name__}"
+    return renderer
+
+
 def register_all(tz: str = DEFAULT_TZ) -> bool:
-    """Hand the renderers to scheduler/render.py's registry when it exists; False if not."""
+    """Hand the renderers to scheduler/render.py's registry; False when it isn't there. The
+    weekly digest keeps the renderer scheduler/render.py registers for it."""
     try:
         from scheduler import render as registry  # the dispatcher's side, written separately
     except ImportError:
         return False
-    register = getattr(registry, "register", None)
-    if register is None:
-        return False
     for event, fn in SLACK_RENDERERS.items():
-        register("slack", event, lambda payload, _fn=fn: _fn(payload, tz=tz))
+        if event != "weekly_digest":
+            registry.register(registry.SLACK, event, for_dispatcher(fn, tz))
     return True

@@ -6,7 +6,6 @@ stale button remains. A refusal is one sentence shown only to the person who cli
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -72,18 +71,17 @@ async def rewrite(client: AsyncWebClient, where: dict[str, Any],
 
 
 async def run_click(body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient,
-                    respond: AsyncRespond | None, op: Callable[[Person], Op | None],
+                    respond: AsyncRespond | None, work: Op,
                     ref: Callable[[Person], str | None]) -> Person | None:
-    """The shape of every decision button (see the module docstring). `op(person)` gives the
-    operation to run (or None when the click was answered already)."""
+    """The shape of every decision button (see the module docstring): `work(session, actor)`
+    runs the operation; `ref(actor)` names the clicked message, to rewrite it from the row
+    the operation queued. Returns the person when the click took effect (None when refused
+    or a repeat of a click already handled)."""
     svc = services(context)
     person = await who(svc, body["user"]["id"])
     if person is None:
         await tell(respond, client, body, STRANGER)
         return None
-    work = op(person)
-    if work is None:
-        return person
     rendered = None
     try:
         async with once(svc, action_key(body)) as s:
@@ -93,19 +91,15 @@ async def run_click(body: dict[str, Any], context: AsyncBoltContext, client: Asy
             if row is not None:
                 rendered = render(row.event, row.payload, svc.scheme.timezone)
     except Duplicate:
-        return person
+        return None
     except Refused as refusal:
         await tell(respond, client, body, refusal.sentence)
-        return person
+        return None
     await rewrite(client, where_clicked(body), rendered)
     return person
 
 
 # ---- the grant chain -----------------------------------------------------------------------
-
-def _grants_post(grant_id: int) -> Callable[[Person], str]:
-    return lambda person: f"grant:{grant_id}:grants"
-
 
 def _decision_post(grant_id: int) -> Callable[[Person], str]:
     return lambda person: f"grant:{grant_id}:decision:{person.id}"
@@ -117,12 +111,10 @@ async def refer_grant(ack, body, context, client, respond) -> None:
     grant_id = _target_id(body)
     scheme = services(context).scheme
 
-    def op(person: Person) -> Op:
-        async def work(s: AsyncSession, actor: Person) -> None:
-            await grants.do_refer_grant(s, scheme, grant_id=grant_id, actor=actor)
-        return work
+    async def work(s: AsyncSession, actor: Person) -> None:
+        await grants.do_refer_grant(s, scheme, grant_id=grant_id, actor=actor)
 
-    await run_click(body, context, client, respond, op, lambda p: f"grant:{grant_id}:grants")
+    await run_click(body, context, client, respond, work, lambda p: f"grant:{grant_id}:grants")
 
 
 async def approve_grant(ack, body, context, client, respond) -> None:
@@ -131,13 +123,11 @@ async def approve_grant(ack, body, context, client, respond) -> None:
     grant_id = _target_id(body)
     svc = services(context)
 
-    def op(person: Person) -> Op:
-        async def work(s: AsyncSession, actor: Person) -> None:
-            await grants.do_approve_grant(s, svc.scheme, grant_id=grant_id, actor=actor,
-                                          now=svc.now())
-        return work
+    async def work(s: AsyncSession, actor: Person) -> None:
+        await grants.do_approve_grant(s, svc.scheme, grant_id=grant_id, actor=actor,
+                                      now=svc.now())
 
-    await run_click(body, context, client, respond, op, _decision_post(grant_id))
+    await run_click(body, context, client, respond, work, _decision_post(grant_id))
 
 
 STEP_ACTIONS = {"ask": Action.SCRUTINISE_GRANT, "decline": Action.SCRUTINISE_GRANT,
@@ -184,13 +174,11 @@ async def acknowledge_follow_up(ack, body, context, client, respond) -> None:
     follow_up_id = _target_id(body)
     svc = services(context)
 
-    def op(person: Person) -> Op:
-        async def work(s: AsyncSession, actor: Person) -> None:
-            await follow_ups.do_acknowledge_follow_up(s, svc.scheme, follow_up_id=follow_up_id,
-                                                      actor=actor, now=svc.now())
-        return work
+    async def work(s: AsyncSession, actor: Person) -> None:
+        await follow_ups.do_acknowledge_follow_up(s, svc.scheme, follow_up_id=follow_up_id,
+                                                  actor=actor, now=svc.now())
 
-    await run_click(body, context, client, respond, op, _follow_up_ref(follow_up_id))
+    await run_click(body, context, client, respond, work, _follow_up_ref(follow_up_id))
 
 
 async def complete_follow_up(ack, body, context, client, respond) -> None:
@@ -199,13 +187,11 @@ async def complete_follow_up(ack, body, context, client, respond) -> None:
     follow_up_id = _target_id(body)
     svc = services(context)
 
-    def op(person: Person) -> Op:
-        async def work(s: AsyncSession, actor: Person) -> None:
-            await follow_ups.do_complete_follow_up(s, svc.scheme, follow_up_id=follow_up_id,
-                                                   actor=actor, now=svc.now())
-        return work
+    async def work(s: AsyncSession, actor: Person) -> None:
+        await follow_ups.do_complete_follow_up(s, svc.scheme, follow_up_id=follow_up_id,
+                                               actor=actor, now=svc.now())
 
-    await run_click(body, context, client, respond, op, _follow_up_ref(follow_up_id))
+    await run_click(body, context, client, respond, work, _follow_up_ref(follow_up_id))
 
 
 async def assign_follow_up(ack, body, context, client, respond) -> None:
@@ -215,17 +201,15 @@ async def assign_follow_up(ack, body, context, client, respond) -> None:
     picked = (body.get("actions") or [{}])[0].get("selected_user")
     svc = services(context)
 
-    def op(person: Person) -> Op:
-        async def work(s: AsyncSession, actor: Person) -> None:
-            owner = await person_by_slack(s, picked or "")
-            if owner is None:
-                raise Refused("That person isn't part of the scheme on Slack, so the follow-up "
-                              "can't be assigned to them.")
-            await follow_ups.do_assign_follow_up(s, svc.scheme, follow_up_id=follow_up_id,
-                                                 owner_id=owner.id, actor=actor, now=svc.now())
-        return work
+    async def work(s: AsyncSession, actor: Person) -> None:
+        owner = await person_by_slack(s, picked or "")
+        if owner is None:
+            raise Refused("That person isn't part of the scheme on Slack, so the follow-up "
+                          "can't be assigned to them.")
+        await follow_ups.do_assign_follow_up(s, svc.scheme, follow_up_id=follow_up_id,
+                                             owner_id=owner.id, actor=actor, now=svc.now())
 
-    await run_click(body, context, client, respond, op, _follow_up_ref(follow_up_id))
+    await run_click(body, context, client, respond, work, _follow_up_ref(follow_up_id))
 
 
 # ---- media review -------------------------------------------------------------------------------
@@ -240,13 +224,11 @@ def review_media(approve: bool) -> Callable[..., Awaitable[None]]:
         media_id = _target_id(body)
         svc = services(context)
 
-        def op(person: Person) -> Op:
-            async def work(s: AsyncSession, actor: Person) -> None:
-                await media.do_review_media(s, svc.scheme, media_id=media_id, approve=approve,
-                                            actor=actor)
-            return work
+        async def work(s: AsyncSession, actor: Person) -> None:
+            await media.do_review_media(s, svc.scheme, media_id=media_id, approve=approve,
+                                        actor=actor)
 
-        await run_click(body, context, client, respond, op, _media_ref(media_id))
+        await run_click(body, context, client, respond, work, _media_ref(media_id))
     review.__name__ = "approve_media" if approve else "reject_media"
     review.__doc__ = "Approve the photo for use." if approve else "Mark the photo not for use."
     return review
@@ -258,14 +240,12 @@ async def record_guardian_consent(ack, body, context, client, respond) -> None:
     media_id = _target_id(body)
     svc = services(context)
 
-    def op(person: Person) -> Op:
-        async def work(s: AsyncSession, actor: Person) -> None:
-            await media.do_record_guardian_consent(s, media_id=media_id, actor=actor)
-            await office.queue_media_refresh(s, svc.scheme, media_id,
-                                             f"guardian consent recorded by {actor.name}")
-        return work
+    async def work(s: AsyncSession, actor: Person) -> None:
+        await media.do_record_guardian_consent(s, media_id=media_id, actor=actor)
+        await office.queue_media_refresh(s, svc.scheme, media_id,
+                                         f"guardian consent recorded by {actor.name}")
 
-    await run_click(body, context, client, respond, op, _media_ref(media_id))
+    await run_click(body, context, client, respond, work, _media_ref(media_id))
 
 
 # ---- meetings ----------------------------------------------------------------------------------
@@ -276,13 +256,11 @@ async def rsvp(ack, body, context, client, respond) -> None:
     meeting_id_text, _, answer = _value(body).partition(":")
     meeting_id = int(meeting_id_text) if meeting_id_text.isdigit() else 0
 
-    def op(person: Person) -> Op:
-        async def work(s: AsyncSession, actor: Person) -> None:
-            await meetings.do_rsvp(s, meeting_id=meeting_id, answer=answer, actor=actor,
-                                   now=services(context).now())
-        return work
+    async def work(s: AsyncSession, actor: Person) -> None:
+        await meetings.do_rsvp(s, meeting_id=meeting_id, answer=answer, actor=actor,
+                               now=services(context).now())
 
-    person = await run_click(body, context, client, respond, op, lambda p: None)
+    person = await run_click(body, context, client, respond, work, lambda p: None)
     if person is not None:
         await tell(respond, client, body, f"Thank you — I've noted your answer: {answer}. "
                                           "You can change it with the buttons.")
@@ -294,12 +272,10 @@ async def cancel_meeting(ack, body, context, client, respond) -> None:
     meeting_id = _target_id(body)
     svc = services(context)
 
-    def op(person: Person) -> Op:
-        async def work(s: AsyncSession, actor: Person) -> None:
-            await meetings.do_cancel_meeting(s, svc.scheme, meeting_id=meeting_id, actor=actor)
-        return work
+    async def work(s: AsyncSession, actor: Person) -> None:
+        await meetings.do_cancel_meeting(s, svc.scheme, meeting_id=meeting_id, actor=actor)
 
-    person = await run_click(body, context, client, respond, op, lambda p: None)
+    person = await run_click(body, context, client, respond, work, lambda p: None)
     if person is not None:
         await tell(respond, client, body, "Cancelled — the ambassadors are being told.")
 
@@ -351,5 +327,3 @@ def register(app: AsyncApp) -> None:
     app.action(MEETING_SCHEDULE)(open_office_modal)
     app.action(HOME_REFRESH)(refresh_home)
 
-
-__all__ = ["register", "rewrite", "run_click", "where_clicked", "json"]

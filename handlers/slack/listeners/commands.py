@@ -59,7 +59,8 @@ async def ambassadors(ack, body, command, context, client, respond) -> None:
         return
     handler = SUBCOMMANDS.get(sub)
     if handler is None:
-        await respond(text=f"I don't know “{esc(sub[:40])}”. " + HELP, response_type="ephemeral")
+        await respond(text=f"I don't know “{esc(sub[:40])}”. " + HELP,
+                      response_type="ephemeral")
         return
     await handler(svc, person, command, respond, client, words[1:])
 

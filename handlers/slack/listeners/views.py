@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -17,8 +16,6 @@ from handlers.slack.render import render
 from storage.errors import Refused
 from storage.operations import grants, meetings, office, people
 from storage.parsers import parse_when
-
-log = logging.getLogger(__name__)
 
 
 def _value(view: dict[str, Any], block_id: str) -> Any:
