@@ -234,11 +234,32 @@ def digest(now: bool = typer.Option(False, "--now", help="Post the weekly digest
 
 
 @app.command()
-def sandbox() -> None:
+def sandbox(port: int = typer.Option(8080, help="Port of the web page (on 127.0.0.1)"),
+            reset: bool = typer.Option(False, "--reset",
+                                       help="Start again from the demo scheme (recreates "
+                                            "sandbox.db)"),
+            scheme: Path | None = typer.Option(None, "--scheme", help="A scheme file other "
+                                               "than West Mercia's"),
+            db: Path = typer.Option(Path("sandbox.db"), "--db", help="The sandbox's SQLite "
+                                    "file")) -> None:
     """Try the whole scheme locally with no tokens (web page on 127.0.0.1)."""
-    typer.echo("The sandbox is not yet available in this version. `python -m bot run` needs "
-               "TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.", err=True)
-    raise typer.Exit(1)
+    from bot.logs import configure_logging
+    from bot.sandbox import run_sandbox
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        load_scheme(scheme or settings.scheme_file)
+    except SchemeError as error:
+        typer.echo(f"The scheme file can't be used:\n{error}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        asyncio.run(run_sandbox(port=port, reset=reset, scheme_file=scheme or
+                                settings.scheme_file, db_path=db, announce=typer.echo))
+    except OSError as error:
+        typer.echo(f"The sandbox can't start: {error.strerror or error}. Is something else "
+                   f"using port {port}? Try --port 8081.", err=True)
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,381 @@
+"""The sandbox's web server: the page, the JSON the page reads and the actions it takes.
+
+The page never talks to the emulators directly: everything goes through `/api/…` here, which
+acts on the emulators in-process exactly as their own control endpoints do (a person typing,
+tapping a button, pressing a Slack button or submitting a modal), and `/api/events` carries
+every change back. `/slack/events` is the Slack app's Request URL, as in production.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.emulators.slack import EmulatorUsageError, SlackMessage, SlackView
+from bot.sandbox import seed
+from storage.models import Outbox
+from storage.parsers import format_when
+from storage.scheme import CHANNEL_KEYS
+
+if TYPE_CHECKING:
+    from bot.sandbox.sandbox import Sandbox
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SANDBOX: web.AppKey[Any] = web.AppKey("sandbox")
+OUTBOX_ROWS = 60
+MAX_TEXT = 10_000
+ADVANCE_LIMIT_HOURS = 24 * 7 * 8
+
+
+class Problem(Exception):
+    """Something the page asked that can't be done: a sentence and an HTTP status."""
+
+    def __init__(self, sentence: str, status: int = 400) -> None:
+        super().__init__(sentence)
+        self.sentence, self.status = sentence, status
+
+
+@web.middleware
+async def sentences(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Problems become `{"error": sentence}`; nothing reaches the page as a stack trace."""
+    if request.path.startswith(("/api/", "/slack/")) and not request.app[SANDBOX].ready:
+        return web.json_response({"error": "The sandbox is starting or stopping; try again "
+                                  "in a moment."}, status=503)
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return web.json_response({"error": problem.sentence}, status=problem.status)
+    except EmulatorUsageError as error:
+        return web.json_response({"error": str(error)}, status=400)
+    except aiohttp.ClientError as error:
+        return web.json_response({"error": f"the app could not be reached: {error}"},
+                                 status=502)
+
+
+def routes(sandbox: Sandbox) -> list[web.AbstractRouteDef]:
+    api = PageApi(sandbox)
+    return [
+        web.get("/", api.page),
+        web.static("/static", STATIC_DIR),
+        web.get("/healthz", api.healthz),
+        web.get("/api/state", api.state),
+        web.get("/api/events", sandbox.bus.stream),
+        web.get("/api/telegram/chats/{chat_id}", api.telegram_chat),
+        web.post("/api/telegram/chats/{chat_id}/text", api.telegram_text),
+        web.post("/api/telegram/chats/{chat_id}/press", api.telegram_press),
+        web.post("/api/telegram/chats/{chat_id}/photo", api.telegram_photo),
+        web.get("/api/telegram/files/{file_id}", api.telegram_file),
+        web.get("/api/slack/channels", api.slack_channels),
+        web.get("/api/slack/channels/{channel}", api.slack_channel),
+        web.get("/api/slack/users/{user}/home", api.slack_home),
+        web.get("/api/slack/users/{user}/views", api.slack_views),
+        web.post("/api/slack/home-opened", api.slack_home_opened),
+        web.post("/api/slack/click", api.slack_click),
+        web.post("/api/slack/submit", api.slack_submit),
+        web.post("/api/slack/close", api.slack_close),
+        web.post("/api/slack/command", api.slack_command),
+        web.post("/api/slack/message", api.slack_message),
+        web.get("/api/outbox", api.outbox),
+        web.post("/api/clock", api.advance_clock),
+        web.post("/api/digest", api.digest),
+        web.post("/api/restart", api.restart),
+        web.post("/slack/events", sandbox.slack_events),
+    ]
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise Problem("Send a JSON object.")
+    return body
+
+
+class PageApi:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.tg_names = {who.telegram_id: who.name for who in seed.AMBASSADORS}
+        self.slack_names = {who.slack_id: who.name for who in seed.OFFICE}
+
+    @property
+    def tz(self) -> str:
+        return self.sandbox.scheme.timezone
+
+    # -- the page and what it shows at first -----------------------------------------------
+
+    async def page(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / "index.html",
+                                headers={"Cache-Control": "no-cache"})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def state(self, request: web.Request) -> web.Response:
+        sandbox = self.sandbox
+        scheme = sandbox.scheme
+        return web.json_response({
+            "scheme": {"name": scheme.name, "office": scheme.office,
+                       "timezone": scheme.timezone},
+            "bot": sandbox.telegram.bot_user,
+            "commands": sandbox.telegram.commands,
+            "ambassadors": [{"key": w.key, "name": w.name, "telegram_id": w.telegram_id,
+                             "area": seed.area_of(scheme, w)} for w in seed.AMBASSADORS],
+            "office": [{"key": w.key, "name": w.name, "slack_id": w.slack_id,
+                        "role": w.role.value, "title": seed.ROLE_TITLES[w.role]}
+                       for w in seed.OFFICE],
+            "channels": [{"key": key, "name": getattr(scheme.channels, key).lstrip("#")}
+                         for key in CHANNEL_KEYS],
+            "clock": sandbox.clock_json(),
+            "fund": await sandbox.fund_json(),
+            "pieces": sandbox.status_json(),
+        })
+
+    # -- Telegram: the ambassador's phone ----------------------------------------------------
+
+    def _user(self, request: web.Request) -> Any:
+        try:
+            chat_id = int(request.match_info["chat_id"])
+        except ValueError:
+            raise Problem("No such chat.", 404) from None
+        if chat_id not in self.tg_names:
+            raise Problem("Only the demo ambassadors' phones are in the sandbox.", 404)
+        return self.sandbox.telegram.user(chat_id)
+
+    async def telegram_chat(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        chat = user.chat
+        messages = []
+        for message in chat.messages:
+            shown = message.to_json()
+            rows = (message.raw.get("reply_markup") or {}).get("inline_keyboard") or []
+            shown["keyboard"] = [[{"text": b.get("text", ""), "data": b.get("callback_data"),
+                                   "url": b.get("url") or (b.get("web_app") or {}).get("url")}
+                                  for b in row] for row in rows]
+            if message.file_id:
+                shown["file_url"] = f"/api/telegram/files/{message.file_id}"
+            messages.append(shown)
+        return web.json_response({"chat_id": chat.id, "messages": messages,
+                                  "reply_keyboard": chat.reply_keyboard,
+                                  "commands": self.sandbox.telegram.commands})
+
+    async def telegram_text(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        text = str((await _body(request)).get("text") or "")
+        if not text.strip():
+            raise Problem("Type something first.")
+        if len(text) > MAX_TEXT:
+            raise Problem(f"That's {len(text):,} characters; Telegram itself stops at 4,096.")
+        message = await user.send_text(text)
+        return web.json_response({"ok": True, "message": message.to_json()})
+
+    async def telegram_press(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        body = await _body(request)
+        try:
+            await user.press(str(body.get("data") or body.get("text") or ""),
+                             int(body["message_id"]) if body.get("message_id") else None)
+        except (AssertionError, KeyError, ValueError) as error:
+            raise Problem(f"That button can't be pressed: {error}") from None
+        return web.json_response({"ok": True})
+
+    async def telegram_photo(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        form = await request.post()
+        upload = form.get("photo")
+        if not isinstance(upload, web.FileField):
+            raise Problem("Choose a photo or video to send.")
+        data = upload.file.read()
+        caption = str(form.get("caption") or "") or None
+        if (upload.content_type or "").startswith("video/"):
+            message = await user.send_video(data, caption=caption)
+        else:
+            message = await user.send_photo(data, caption)
+        return web.json_response({"ok": True, "message": message.to_json()})
+
+    async def telegram_file(self, request: web.Request) -> web.Response:
+        try:
+            data = self.sandbox.telegram.file_bytes(request.match_info["file_id"])
+        except KeyError:
+            raise Problem("No such file.", 404) from None
+        kind = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else (
+            "image/png" if data[:4] == b"\x89PNG" else "application/octet-stream")
+        return web.Response(body=data, content_type=kind,
+                            headers={"Cache-Control": "max-age=3600"})
+
+    # -- Slack: the office ---------------------------------------------------------------------
+
+    def _slack_message(self, message: SlackMessage) -> dict[str, Any]:
+        shown = message.to_payload()
+        author = self.sandbox.slack.bot_user_id if message.from_bot else message.user
+        shown.update(channel=message.channel, ephemeral_to=message.ephemeral_to,
+                     edit_count=len(message.edits), from_bot=message.from_bot,
+                     author=("Ambassador Bot" if message.from_bot
+                             else self.slack_names.get(author, author)))
+        return shown
+
+    def _view(self, view: SlackView | None) -> dict[str, Any] | None:
+        if view is None:
+            return None
+        return view.to_payload() | {"errors": view.errors, "user": view.user}
+
+    async def slack_channels(self, request: web.Request) -> web.Response:
+        channels = []
+        for channel in self.sandbox.slack.channels():
+            channels.append({"id": channel.id, "name": channel.name, "is_im": channel.is_im,
+                             "user": channel.user,
+                             "label": (self.slack_names.get(channel.user or "", channel.user)
+                                       if channel.is_im else channel.name),
+                             "message_count": len(channel.by_ts)})
+        users = [{"id": u.id, "name": u.name, "real_name": u.real_name}
+                 for u in self.sandbox.slack.users()]
+        return web.json_response({"channels": channels, "users": users})
+
+    async def slack_channel(self, request: web.Request) -> web.Response:
+        slack = self.sandbox.slack
+        channel = slack.channel(request.match_info["channel"])
+        if channel is None:
+            raise Problem("No such channel.", 404)
+        user = request.query.get("user")
+        ephemerals = ([self._slack_message(m) for m in slack.ephemerals(user, channel.id)]
+                      if user and user in self.slack_names else [])
+        return web.json_response({
+            "channel": {"id": channel.id, "name": channel.name, "is_im": channel.is_im},
+            "messages": [self._slack_message(m) for m in slack.messages(channel.id)],
+            "ephemerals": ephemerals})
+
+    def _office_user(self, user: Any) -> str:
+        if str(user) not in self.slack_names:
+            raise Problem("Pick someone from the office to act as.")
+        return str(user)
+
+    async def slack_home(self, request: web.Request) -> web.Response:
+        user = self._office_user(request.match_info["user"])
+        return web.json_response({"view": self._view(self.sandbox.slack.home(user))})
+
+    async def slack_views(self, request: web.Request) -> web.Response:
+        user = self._office_user(request.match_info["user"])
+        return web.json_response({"views": [self._view(v)
+                                            for v in self.sandbox.slack.views(user)]})
+
+    async def _answer(self, response: Any) -> web.Response:
+        """What the app said to Slack's request, with a sentence when it said no."""
+        if response is None:
+            return web.json_response({"ok": True, "status": None})
+        shown = response.to_json()
+        if response.status == 503:
+            shown["error"] = (response.data or {}).get("error") or "The Slack app isn't running."
+        elif response.status >= 400:
+            shown["error"] = f"The Slack app answered {response.status}."
+        elif response.problems:
+            shown["warning"] = "; ".join(response.problems)
+        shown["ok"] = response.status < 400
+        return web.json_response(shown)
+
+    async def slack_home_opened(self, request: web.Request) -> web.Response:
+        user = self._office_user((await _body(request)).get("user"))
+        return await self._answer(await self.sandbox.slack.send_event(
+            user, {"type": "app_home_opened"}))
+
+    def _target(self, body: dict[str, Any], user: str) -> SlackMessage | SlackView:
+        slack = self.sandbox.slack
+        if body.get("view_id"):
+            return slack.view(str(body["view_id"]))
+        ts = str(body.get("ts") or "")
+        if body.get("ephemeral"):
+            found = [m for m in slack.ephemerals(user) if m.ts == ts]
+        else:
+            found = [m for m in slack.messages(str(body.get("channel") or "")) if m.ts == ts]
+        if not found:
+            raise Problem("That message is no longer there.", 404)
+        return found[0]
+
+    async def slack_click(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        user = self._office_user(body.get("user"))
+        response = await self.sandbox.slack.click(
+            user, self._target(body, user), str(body.get("action_id") or ""),
+            value=body.get("value"), selected_user=body.get("selected_user"),
+            selected_option=body.get("selected_option"), block_id=body.get("block_id"))
+        return await self._answer(response)
+
+    async def slack_submit(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        user = self._office_user(body.get("user"))
+        return await self._answer(await self.sandbox.slack.submit_view(
+            user, body.get("view_id"), body.get("values") or {}))
+
+    async def slack_close(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        user = self._office_user(body.get("user"))
+        return await self._answer(await self.sandbox.slack.close_view(
+            user, body.get("view_id"), clear=bool(body.get("clear"))))
+
+    async def slack_command(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        user = self._office_user(body.get("user"))
+        command, _, text = str(body.get("text") or "").strip().partition(" ")
+        if not command.startswith("/"):
+            raise Problem("A slash command starts with /, e.g. /ambassadors help.")
+        return await self._answer(await self.sandbox.slack.slash_command(
+            user, command, text.strip(), body.get("channel") or None))
+
+    async def slack_message(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        user = self._office_user(body.get("user"))
+        text = str(body.get("text") or "").strip()
+        if not text:
+            raise Problem("Type something first.")
+        channel = str(body.get("channel") or self.sandbox.slack.user(user).dm_channel)
+        return await self._answer(await self.sandbox.slack.send_message(user, channel,
+                                                                        text[:MAX_TEXT]))
+
+    # -- the sandbox itself ---------------------------------------------------------------
+
+    def _destination(self, row: Outbox) -> str:
+        if row.transport == "telegram":
+            name = self.tg_names.get(int(row.destination)) if row.destination.isdigit() else None
+            return f"{name or row.destination} (Telegram)"
+        if row.destination in self.slack_names:
+            return f"{self.slack_names[row.destination]} (Slack DM)"
+        return row.destination
+
+    async def outbox(self, request: web.Request) -> web.Response:
+        async with self.sandbox.db.transaction() as session:
+            rows = (await session.scalars(select(Outbox).order_by(Outbox.id.desc())
+                                          .limit(OUTBOX_ROWS))).all()
+        return web.json_response({"rows": [{
+            "id": row.id, "transport": row.transport, "to": self._destination(row),
+            "event": row.event, "text": str((row.payload or {}).get("text") or ""),
+            "status": row.status, "attempts": row.attempts, "error": row.error,
+            "created": format_when(row.created_at, self.tz)} for row in rows],
+            "fund": await self.sandbox.fund_json()})
+
+    async def advance_clock(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        try:
+            hours = float(body.get("hours") or 0)
+        except (TypeError, ValueError):
+            raise Problem("Say how many hours to move the clock on.") from None
+        if not 0 < hours <= ADVANCE_LIMIT_HOURS:
+            raise Problem("The clock moves forward by an hour up to eight weeks at a time.")
+        return web.json_response(await self.sandbox.advance(dt.timedelta(hours=hours)))
+
+    async def digest(self, request: web.Request) -> web.Response:
+        text = await self.sandbox.run_digest()
+        if text is None:
+            raise Problem("The weekly digest is not in this build yet.", 501)
+        return web.json_response({"ok": True, "text": text})
+
+    async def restart(self, request: web.Request) -> web.Response:
+        await self.sandbox.restart_bot()
+        return web.json_response({"ok": True, "pieces": self.sandbox.status_json()})

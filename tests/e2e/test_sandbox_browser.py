@@ -1,0 +1,335 @@
+"""The sandbox page in a real browser: an ambassador's phone and the office's Slack, end to end.
+
+The story of issue 8, step by step, as a newcomer would click it: Ann (Shropshire) pre-notifies
+an engagement by tapping buttons and typing a date; a week later she files feedback marked
+urgent; Olivia, the engagement officer, acknowledges it in the alerts channel; Ann recommends a
+£750 grant; Colin, the commissioning officer, refers it; Helen, the Commissioner, approves it;
+App Home's fund drops by £750 and Ann's phone says approved. A screenshot of each step goes to
+test-artifacts/ (kept out of git).
+
+The office's half needs the Slack app (handlers/slack), the outbox dispatcher and the schedules
+(scheduler/): `needs()` fails a step with a sentence naming the piece when it is missing.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from PIL import Image
+from playwright.sync_api import Locator, Page, expect
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+WAIT_MS = 15_000
+
+TITLE = "Ludlow skatepark consultation"
+ORGANISATION = "Ludlow Skatepark Group"
+
+
+def pounds(text: str) -> int:
+    """`"£39,400"` → 39400."""
+    return int(re.sub(r"[^\d]", "", text.split(".")[0]))
+
+
+class Phone:
+    """The left of the page: the chosen ambassador's Telegram chat."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.bot_messages = page.locator('#chat [data-testid="bot-message"]')
+        self.question = ""   # what the bot last asked: its buttons are the ones to tap
+
+    def _count(self) -> int:
+        return self.bot_messages.count()
+
+    def _wait_for_new(self, before: int, fragment: str) -> None:
+        try:
+            self.page.wait_for_function(
+                """([before, fragment]) => [...document.querySelectorAll(
+                       '#chat [data-testid="bot-message"]')].slice(before)
+                       .some((m) => m.textContent.includes(fragment))""",
+                arg=[before, fragment], timeout=WAIT_MS)
+        except Exception as error:  # noqa: BLE001 — say what the phone shows instead
+            last = self.bot_messages.last.text_content() if self._count() else None
+            raise AssertionError(f"the bot did not say {fragment!r}; its last message: "
+                                 f"{last!r}") from error
+        self.question = fragment
+
+    def _keyboard(self) -> Locator:
+        """The buttons under the current question (not under a reminder that came meanwhile)."""
+        return self.page.locator("#chat .bubble-wrap.bot:has(.keyboard)").filter(
+            has_text=self.question).last
+
+    def send(self, text: str, *, then: str) -> None:
+        """Type a message, send it, and wait for the bot's answer containing `then`."""
+        before = self._count()
+        box = self.page.get_by_test_id("message")
+        box.fill(text)
+        box.press("Enter")
+        self._wait_for_new(before, then)
+
+    def tap(self, label: str, *, then: str) -> None:
+        """Tap a button of the bot's latest question and wait for the answer."""
+        before = self._count()
+        self._keyboard().locator(".kb-btn", has_text=label).first.click()
+        self._wait_for_new(before, then)
+
+    def tick(self, label: str) -> None:
+        """Tick one choice of a multiple-choice question (the same message is updated)."""
+        self._keyboard().locator(".kb-btn", has_text=label).first.click()
+        expect(self._keyboard().locator(".kb-btn", has_text=f"✅ {label}")).to_be_visible()
+
+    def said(self, fragment: str) -> Locator:
+        found = self.bot_messages.filter(has_text=fragment).last
+        expect(found).to_be_visible(timeout=WAIT_MS)
+        return found
+
+
+class Office:
+    """The right of the page: Slack, as one person of the office."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def act_as(self, name: str) -> None:
+        picker = self.page.get_by_test_id("actor")
+        value = picker.locator("option", has_text=name).get_attribute("value")
+        picker.select_option(value)
+
+    def open_channel(self, name: str) -> None:
+        self.page.locator(f'[data-testid="channel"][data-channel="{name}"]').click()
+        expect(self.page.get_by_test_id("slack-title")).to_have_text(f"# {name}")
+
+    def open_dm(self) -> None:
+        self.page.get_by_test_id("dm").click()
+
+    def open_home(self) -> Locator:
+        self.page.get_by_test_id("app-home").click()
+        home = self.page.get_by_test_id("home")
+        expect(home).to_be_visible(timeout=WAIT_MS)
+        return home
+
+    def message(self, *fragments: str) -> Locator:
+        found = self.page.get_by_test_id("slack-message")
+        for fragment in fragments:
+            found = found.filter(has_text=fragment)
+        expect(found.last).to_be_visible(timeout=WAIT_MS)
+        return found.last
+
+    def press(self, message: Locator, label: str, *, confirm: bool = False) -> None:
+        message.locator(".sl-btn", has_text=label).first.click()
+        if confirm:
+            self.page.get_by_test_id("confirm-yes").click()
+
+
+def needs(page: Page, *pieces: str) -> None:
+    """The office's steps need these pieces running; say which is missing, plainly."""
+    for key in pieces:
+        piece = page.locator(f'#pieces [data-piece="{key}"]')
+        running = piece.get_attribute("data-running") if piece.count() else None
+        assert running == "yes", (
+            f"this step needs the sandbox's {key!r} piece, which is not running in this build "
+            f"({piece.get_attribute('title') if piece.count() else 'not listed'}).")
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"sandbox-{name}.png"))
+
+
+def open_page(page: Page, url: str, *, ambassador: str = "ann", actor: str = "officer") -> None:
+    page.goto(f"{url}/?ambassador={ambassador}&actor={actor}")
+    expect(page.locator("body[data-live=yes]")).to_be_attached(timeout=WAIT_MS)
+    expect(page.get_by_test_id("ambassador")).to_have_value(re.compile(r"\d+"))
+
+
+def prenotify(phone: Phone) -> None:
+    phone.send("/prenotify", then="What is the engagement called?")
+    phone.send(TITLE, then="What kind of engagement")
+    phone.tap("Community event", then="Which area is it in?")
+    phone.tap("Shropshire", then="Where is it?")
+    phone.send("Ludlow Assembly Rooms", then="When does it start?")
+    phone.send("tomorrow 7pm", then="How long will it last?")
+    phone.tap("2 hours", then="Roughly how many people")
+    phone.send("40", then="exact location")
+    phone.tap("Skip", then="please check")
+    phone.tap("Submit", then=f"the office knows about “{TITLE}”")
+
+
+def file_urgent_feedback(phone: Phone) -> None:
+    phone.send("/feedback", then="Which engagement is this about?")
+    phone.tap(TITLE, then="How many people were there?")
+    phone.send("38", then="Which groups did you meet?")
+    phone.tick("Young people")
+    phone.tap("Done", then="Which topics came up?")
+    phone.tick("Anti-social behaviour")
+    phone.tap("Done", then="Please write a summary")
+    phone.send("Young people want the skatepark kept open in the evenings; residents report "
+               "fireworks thrown at the ramps and a knife seen last Friday.",
+               then="What came of it?")
+    phone.tap("Skip", then="Does anyone need to follow anything up?")
+    phone.tap("Police or a partner", then="What needs following up")
+    phone.send("Ask the Safer Neighbourhood Team to patrol the skatepark on Friday evenings "
+               "before someone is hurt.", then="How urgent is it?")
+    phone.tap("Urgent", then="How long did you spend")
+    phone.send("2", then="please check")
+    phone.tap("Submit", then="flagged as urgent")
+
+
+def recommend_grant(phone: Phone) -> None:
+    phone.send("/grant", then="Which organisation or group")
+    phone.send(ORGANISATION, then="Who is their contact")
+    phone.send("Jan Hughes, 07700 900789", then="What is the project")
+    phone.send("Floodlights and a CCTV camera at the skatepark so it can stay open safely "
+               "until 9pm.", then="How much do you recommend?")
+    phone.send("£750", then="Which objectives")
+    phone.tick("Reassuring West Mercia's communities")
+    phone.tap("Done", then="Did you come across it")
+    phone.tap(TITLE, then="please check")
+    phone.tap("Submit", then=f"your recommendation of £750 for {ORGANISATION}")
+
+
+def a_photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (960, 720), (64, 128, 96)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def send_photo(phone: Phone, engagement: str) -> None:
+    """/photos with one photo chosen from the page's 📎, consent given, no children."""
+    phone.send("/photos", then="Which engagement are they from?")
+    phone.tap(engagement, then="Send the photos or video now")
+    before = phone._count()
+    phone.page.get_by_test_id("photo").set_input_files(
+        {"name": "engagement.jpg", "mimeType": "image/jpeg", "buffer": a_photo()})
+    expect(phone.page.locator('#chat [data-testid="my-message"] img').last).to_be_visible()
+    phone._wait_for_new(before, "Received 1 so far")
+    phone.tap("Done", then="Did everyone shown agree")
+    phone.tap("Yes", then="Are any children")
+    phone.tap("No", then="Anything the office should know")
+    phone.tap("Skip", then="please check")
+    phone.tap("Submit", then="1 item sent to the office for review")
+
+
+def test_the_ambassadors_phone(page: Page, sandbox) -> None:
+    """An ambassador's side alone: the command menu, buttons, a restart in the middle of a form
+    (the draft survives), a photo sent from the page, and the clock moving on."""
+    open_page(page, sandbox.url, ambassador="raj")
+    phone = Phone(page)
+    page.get_by_test_id("menu-button").click()
+    expect(page.get_by_test_id("commands")).to_contain_text("/prenotify")
+    before = phone._count()
+    page.locator('#commands [data-command="hours"]').click()
+    phone._wait_for_new(before, "Which day?")
+    phone.tap("Yesterday", then="How long did you work?")
+    restart = page.get_by_test_id("restart")
+    restart.click()
+    expect(restart).to_be_enabled(timeout=WAIT_MS)   # disabled until the bot is back
+    phone.send("1h30", then="What did you do?")   # the draft survived the restart
+    phone.send("Calls with the youth club", then="please check")
+    phone.tap("Submit", then="Logged 1h30")
+
+    send_photo(phone, "Telford Central Mosque open day")
+
+    clock = page.get_by_test_id("clock").text_content()
+    page.get_by_test_id("advance-day").click()
+    expect(page.get_by_test_id("clock")).not_to_have_text(clock or "", timeout=WAIT_MS)
+    shot(page, "phone")
+
+
+def test_the_office_side(page: Page, sandbox) -> None:
+    """Slack as the office sees it: Tom's photo approved for use, a question about Raj's grant
+    asked in a modal (a required field first left empty), the weekly digest run from the
+    toolbar."""
+    open_page(page, sandbox.url, ambassador="tom", actor="officer")
+    needs(page, "dispatcher", "slack")
+    phone, office = Phone(page), Office(page)
+
+    send_photo(phone, "Evesham Good Neighbours coffee morning")
+    office.open_channel("ambassador-media")
+    photo = office.message("New photo from Tom Fairbairn")
+    office.press(photo, "Approve for use")
+    expect(office.message("approved for use — Olivia Hart")).to_be_visible()
+
+    office.act_as("Colin Marsh")
+    office.open_channel("ambassador-grants")
+    card = office.message("Woodside Community Garden", "£400")
+    office.press(card, "Ask for information")
+    modal = page.get_by_test_id("modal")
+    expect(modal).to_be_visible(timeout=WAIT_MS)
+    expect(modal).to_contain_text("Your question for the ambassador")
+    modal.locator("#modal-submit").click()
+    expect(modal).to_contain_text("Please complete this required field.")
+    modal.locator("textarea, input.sl-input").first.fill(
+        "How many evenings a week would the garden open, and who locks up?")
+    modal.locator("#modal-submit").click()
+    expect(modal).to_be_hidden(timeout=WAIT_MS)
+    expect(office.message("Woodside Community Garden", "who locks up?")).to_be_visible()
+    page.get_by_test_id("ambassador").select_option(label="Raj Patel — Telford and Wrekin")
+    phone.said("The commissioning team asks about your grant recommendation for Woodside")
+    shot(page, "office")
+
+    office.act_as("Helen Ward")
+    office.open_channel("ambassador-digest")
+    page.get_by_test_id("digest").click()
+    expect(office.message("Weekly digest")).to_be_visible(timeout=WAIT_MS)
+    office.open_dm()
+    expect(office.message("Weekly digest")).to_be_visible(timeout=WAIT_MS)
+
+
+def test_the_whole_scheme_in_the_browser(page: Page, sandbox) -> None:
+    """Issue 8's story, from Ann's phone to the Commissioner's decision and back."""
+    open_page(page, sandbox.url)
+    phone, office = Phone(page), Office(page)
+    fund_before = pounds(page.get_by_test_id("fund").text_content() or "")
+
+    # 1. Ann pre-notifies an engagement: buttons for the choices, a typed date.
+    prenotify(phone)
+    shot(page, "1-prenotified")
+
+    # 2. A week passes (the toolbar moves the bot's clock); 3. she files urgent feedback.
+    clock = page.get_by_test_id("clock").text_content()
+    page.get_by_test_id("advance-week").click()
+    expect(page.get_by_test_id("clock")).not_to_have_text(clock or "", timeout=WAIT_MS)
+    file_urgent_feedback(phone)
+    shot(page, "2-urgent-feedback")
+
+    # 4. Olivia, the engagement officer, acknowledges the alert in the alerts channel.
+    needs(page, "dispatcher", "slack")
+    office.act_as("Olivia Hart")
+    office.open_channel("ambassador-alerts")
+    alert = office.message(TITLE, "URGENT")
+    office.press(alert, "Acknowledge")
+    expect(office.message(TITLE, "acknowledged by Olivia Hart")).to_be_visible()
+    shot(page, "3-acknowledged")
+
+    # 5. Ann recommends a £750 grant for a project she found there.
+    recommend_grant(phone)
+
+    # 6. Colin, the commissioning officer, refers it to the Commissioner.
+    office.act_as("Colin Marsh")
+    office.open_channel("ambassador-grants")
+    card = office.message(ORGANISATION, "£750")
+    office.press(card, "Refer to Commissioner", confirm=True)
+    expect(office.message(ORGANISATION, "Commissioner")).not_to_contain_text(
+        "Refer to Commissioner", timeout=WAIT_MS)
+    phone.said(f"Your grant recommendation for {ORGANISATION} has gone to the Commissioner")
+    shot(page, "4-referred")
+
+    # 7. Helen, the Commissioner, sees the fund in App Home and approves from her messages.
+    office.act_as("Helen Ward")
+    expect(office.open_home()).to_contain_text(f"£{fund_before:,}", timeout=WAIT_MS)
+    office.open_dm()
+    decision = office.message(ORGANISATION, "£750")
+    office.press(decision, "Approve", confirm=True)
+    expect(office.message(ORGANISATION, "Approved")).to_be_visible()
+
+    # 8. App Home shows the fund £750 lower; 9. Ann's phone says approved.
+    fund_after = f"£{fund_before - 750:,}"
+    expect(page.get_by_test_id("fund")).to_have_text(fund_after, timeout=WAIT_MS)
+    home = office.open_home()
+    expect(home).to_contain_text(fund_after, timeout=WAIT_MS)
+    phone.said(f"approved your grant recommendation of £750 for {ORGANISATION}")
+    shot(page, "5-approved")
