@@ -12,12 +12,13 @@ import asyncio
 import logging
 import sys
 import time
+from collections.abc import Sequence
 
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bench.common import median_range
-from bot.emulators.telegram import TelegramEmulator
+from bot.emulators.telegram import FakeUser, TelegramEmulator
 
 logger = logging.getLogger(__name__)
 
@@ -40,35 +41,46 @@ def build_echo_app(emu: TelegramEmulator, *, concurrent_updates: bool | int = Fa
 
 
 async def run_echo_floor(emu: TelegramEmulator, n_updates: int, n_users: int, *,
-                         concurrent_updates: bool | int = False,
+                         concurrent_updates: bool | int = False, rate: float | None = None,
                          timeout: float = 300.0) -> dict[str, float]:
-    """Push ``n_updates`` texts from ``n_users`` users at once through a bare echo bot.
+    """Push ``n_updates`` texts from ``n_users`` users through a bare echo bot.
 
-    Returns updates/s over the burst, p50/p99 latency in ms from an update's injection to the
-    answering sendMessage reaching the emulator, and CPU ms per update (the whole process,
-    emulator included: it runs in the same event loop, as it does for the bot measured
-    against this floor).
+    All at once (a burst), or ``rate`` updates per second when given (paced). Returns
+    updates/s over the run, p50/p99 latency in ms from an update's injection to the answering
+    sendMessage reaching the emulator, and CPU ms per update (the whole process, emulator
+    included: it runs in the same event loop, as it does for the bot measured against this
+    floor).
     """
     app = build_echo_app(emu, concurrent_updates=concurrent_updates)
+    users = [emu.user(FIRST_USER_ID + index, f"Echo {index}") for index in range(n_users)]
+    sends = [(users[index % n_users], f"echo {index}") for index in range(n_updates)]
     async with app:
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0, timeout=10)
         try:
-            return await _burst(emu, n_updates, n_users, timeout)
+            return await drive(emu, sends, rate=rate, timeout=timeout)
         finally:
             await app.updater.stop()
             await app.stop()
 
 
-async def _burst(emu: TelegramEmulator, n_updates: int, n_users: int,
-                 timeout: float) -> dict[str, float]:
-    """Inject every update before the bot runs, then wait for every answer."""
-    users = [emu.user(FIRST_USER_ID + index, f"Echo {index}") for index in range(n_users)]
+async def drive(emu: TelegramEmulator, sends: Sequence[tuple[FakeUser, str]], *,
+                rate: float | None = None, timeout: float = 300.0) -> dict[str, float]:
+    """Inject each (user, text) and wait for every answer; the figures of one measurement.
+
+    Without ``rate`` every update is injected before the bot gets to run (a burst); with it,
+    one every 1/rate seconds. Any bot measured against the floor is driven by this same code.
+    """
+    n_updates = len(sends)
     emu.reset_timings()
     cpu_start, wall_start = time.process_time(), time.perf_counter()
-    for index in range(n_updates):
-        await users[index % n_users].send_text(f"echo {index}")
+    for index, (user, text) in enumerate(sends):
+        if rate:
+            delay = wall_start + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await user.send_text(text)
     await emu.wait_for(lambda: len(emu.reply_timings) >= n_updates, timeout)
     wall = time.perf_counter() - wall_start
     cpu = time.process_time() - cpu_start

@@ -5,12 +5,15 @@ Built in the composition root (bot/) and passed in; nothing here connects at imp
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (AsyncEngine, AsyncSession, async_sessionmaker,
                                     create_async_engine)
 
@@ -20,6 +23,9 @@ from storage.models import AuditEvent
 log = logging.getLogger(__name__)
 
 
+SQLITE_BUSY_SECONDS = 30  # how long a transaction waits for SQLite's write lock
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -27,7 +33,7 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys, a busy timeout and immediate writes."""
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS}, **kwargs)
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -45,7 +51,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -62,6 +68,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite = is_sqlite(url)
+        self._turn: asyncio.Lock | None = None
+        self._turn_loop: asyncio.AbstractEventLoop | None = None
+        self._turn_owner: asyncio.Task[Any] | None = None
 
     @property
     def dialect(self) -> str:
@@ -74,12 +84,56 @@ class Database:
         A refusal by the role matrix rolls back the change but is itself audited (DESIGN §8),
         so its audit row is written afterwards in a transaction of its own.
         """
+        async with self._writer_turn():
+            try:
+                async with self.sessions() as session, session.begin():
+                    yield session
+            except NotAllowed as refusal:
+                await self._audit_refusal(refusal)
+                raise
+
+    @asynccontextmanager
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        """On SQLite, this process's transactions take turns on an asyncio lock.
+
+        Every transaction begins IMMEDIATE, so SQLite admits one at a time anyway; without the
+        lock the others poll its busy handler, which sleeps 1, 2, 5 … 100 ms between tries and
+        leaves the event loop idle while updates queue up. With it they wait in order and start
+        the moment the previous one ends. Other processes still meet SQLite's busy timeout. A
+        transaction opened inside another by the same task skips the queue (SQLite then refuses
+        it after the busy timeout, as before); any other wait longer than the busy timeout ends
+        with the error SQLite would have raised.
+        """
+        if not self._sqlite:
+            yield
+            return
+        task = asyncio.current_task()
+        if task is not None and task is self._turn_owner:
+            yield
+            return
+        lock = self._lock_for_loop()
+        if lock.locked():
+            try:
+                async with asyncio.timeout(SQLITE_BUSY_SECONDS):
+                    await lock.acquire()
+            except TimeoutError:
+                raise OperationalError("BEGIN IMMEDIATE", None,
+                                       sqlite3.OperationalError("database is locked")) from None
+        else:
+            await lock.acquire()
+        self._turn_owner = task
         try:
-            async with self.sessions() as session, session.begin():
-                yield session
-        except NotAllowed as refusal:
-            await self._audit_refusal(refusal)
-            raise
+            yield
+        finally:
+            self._turn_owner = None
+            lock.release()
+
+    def _lock_for_loop(self) -> asyncio.Lock:
+        """The turn lock of the running event loop (a Database may outlive one loop)."""
+        loop = asyncio.get_running_loop()
+        if self._turn is None or self._turn_loop is not loop:
+            self._turn, self._turn_loop = asyncio.Lock(), loop
+        return self._turn
 
     async def _audit_refusal(self, refusal: NotAllowed) -> None:
         async with self.sessions() as session, session.begin():

@@ -199,6 +199,17 @@ async def options_for(form: Form, state: dict[str, Any], ctx: FormContext) -> li
     return [Choice(v, label) for v, label in kept]
 
 
+def answer_needs_lookup(state: dict[str, Any]) -> bool:
+    """Whether taking an answer to the current question may read the database: only a
+    choice whose options are not yet kept in the draft (see `options_for`). Otherwise
+    `take_answer` is pure, so it can run inside a transaction the caller has open."""
+    step = state["step"]
+    if step in (None, SUMMARY, EDIT_MENU):
+        return False
+    current = _form_of(state).field(step)
+    return current.choices is not None and current.name not in state["options"]
+
+
 async def take_answer(form: Form, state: dict[str, Any], answer: Answer,
                       ctx: FormContext) -> str | None:
     """Validate and store an answer to the current field. Returns a refusal sentence (the

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
@@ -17,7 +19,7 @@ from handlers.telegram import render
 from handlers.telegram.context import Ctx
 from storage.errors import Conflict, Refused
 from storage.models import Person
-from storage.operations import drafts
+from storage.operations import drafts, updates
 from storage.parsers import format_when
 
 log = logging.getLogger(__name__)
@@ -32,22 +34,32 @@ def form_context(context: Ctx, person: Person, update: Update) -> FormContext:
                        services={"media_intake": services.media_intake, "bot": context.bot})
 
 
+# A draft is keyed by the person's id alone, so these use ctx.person as it is (no re-read of
+# the person: nothing of theirs is written back, so a stale copy can't undo anything).
+
+
 async def save(ctx: FormContext, state: dict[str, Any]) -> None:
     """Saved before the next question is sent: a crash after this loses nothing."""
     async with ctx.transaction() as s:
-        await drafts.save_draft(s, ctx.scheme, await ctx.actor(s), TRANSPORT,
-                                state["form"], state, now=ctx.now)
+        await drafts.save_draft(s, ctx.scheme, ctx.person, TRANSPORT, state["form"], state,
+                                now=ctx.now)
 
 
 async def discard(ctx: FormContext) -> None:
     async with ctx.transaction() as s:
-        await drafts.discard_draft(s, await ctx.actor(s), TRANSPORT)
+        await drafts.discard_draft(s, ctx.person, TRANSPORT)
 
 
 async def load(ctx: FormContext) -> dict[str, Any] | None:
     async with ctx.db.transaction() as s:
-        draft = await drafts.load_draft(s, await ctx.actor(s), TRANSPORT, now=ctx.now)
-        return dict(draft.state) if draft else None
+        return await load_in(s, ctx.person, ctx.now)
+
+
+async def load_in(session: AsyncSession, person: Person, now: dt.datetime
+                  ) -> dict[str, Any] | None:
+    """The form in progress, read in a transaction the caller already has open."""
+    draft = await drafts.load_draft(session, person, TRANSPORT, now=now)
+    return dict(draft.state) if draft else None
 
 
 async def ask(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext,
@@ -81,32 +93,62 @@ async def start_form(update: Update, context: Ctx, person: Person, form: Form) -
     await ask(update.effective_chat, form, state, ctx)
 
 
+@dataclass
+class Step:
+    """A typed answer taken into the state: the question to send once the draft is saved."""
+
+    form: Form
+    state: dict[str, Any]
+    ctx: FormContext
+    refusal: str | None = None
+    ask: bool = True
+
+
 async def continue_form(update: Update, context: Ctx, person: Person, state: dict[str, Any],
                         answer: Answer) -> None:
     """A typed or sent answer to the current question."""
-    form = engine.form_named(state["form"])
     ctx = form_context(context, person, update)
-    chat = update.effective_chat
+    step = await take(ctx, state, answer)
+    await save(ctx, state)
+    await tell(update.effective_chat, step)
+
+
+async def take(ctx: FormContext, state: dict[str, Any], answer: Answer) -> Step:
+    """Validate the answer and store it in `state` (nothing saved, nothing sent yet). Reads
+    the database only when `engine.answer_needs_lookup` says so."""
+    form = engine.form_named(state["form"])
     if state["step"] == SUMMARY or state["step"] == EDIT_MENU:
-        await save(ctx, state)
-        await ask(chat, form, state, ctx, "Please use the buttons: Submit, Edit or Cancel.")
-        return
+        return Step(form, state, ctx, "Please use the buttons: Submit, Edit or Cancel.")
     current = form.field(state["step"])
     if current.kind == "when" and state.get("picked_day") and answer.text:
         answer = Answer(text=_on_picked_day(state, answer.text))
     refusal = await engine.take_answer(form, state, answer, ctx)
     if refusal is None and current.kind == "when":
         state.pop("picked_day", None)
-    await save(ctx, state)
     if refusal is None and current.kind == "photos" and state["step"] == current.name:
         # An album arrives as one update per photo: acknowledge its first photo only, so one
         # album gets one answer, not ten.
         pending = state.get("pending_photos", [])
         album = (answer.photos or [{}])[0].get("album")
-        if album is None or sum(1 for p in pending if p.get("album") == album) == 1:
-            await ask(chat, form, state, ctx)
-        return
-    await ask(chat, form, state, ctx, refusal)
+        first = album is None or sum(1 for p in pending if p.get("album") == album) == 1
+        return Step(form, state, ctx, None, ask=first)
+    return Step(form, state, ctx, refusal)
+
+
+async def save_taken(session: AsyncSession, step: Step) -> None:
+    """Save a taken answer's draft in a transaction the caller has open, in which it has
+    already checked that this update was not processed before; records it as processed."""
+    if step.ctx.update_key:
+        await updates.remember(session, step.ctx.update_key)
+        step.ctx.update_key = None
+    await drafts.save_draft(session, step.ctx.scheme, step.ctx.person, TRANSPORT,
+                            step.state["form"], step.state, now=step.ctx.now)
+
+
+async def tell(chat: Any, step: Step) -> None:
+    """Send what a taken answer calls for (after its draft was saved)."""
+    if step.ask:
+        await ask(chat, step.form, step.state, step.ctx, step.refusal)
 
 
 def _on_picked_day(state: dict[str, Any], typed: str) -> str:

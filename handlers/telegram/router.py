@@ -70,12 +70,27 @@ async def on_update(update: Update, context: Ctx) -> None:
         await chat.send_message(EDITED)
         return
     services = context.services
-    async with services.db.transaction() as s:
-        if await updates.already_processed(s, f"tg:{update.update_id}"):
-            return
-        person = await people.person_by_telegram(s, user.id)
     message = update.message
     text = message.text if message and message.text else None
+    # A typed answer needs the draft too: it is read with the person, in one query.
+    typed = update.callback_query is None and message is not None and not (
+        text and text.startswith("/"))
+    taken: conversation.Step | None = None
+    async with services.db.transaction() as s:
+        arrived = await updates.arrival(
+            s, f"tg:{update.update_id}", telegram_id=user.id,
+            draft_transport=conversation.TRANSPORT if typed else None, now=services.clock())
+        if arrived.seen:
+            return
+        person, state = arrived.person, arrived.draft_state  # state: only an active person's
+        if typed and state is not None and not engine.answer_needs_lookup(state):
+            # The usual form step in this one transaction: checked, read, saved, recorded.
+            ctx = conversation.form_context(context, person, update)
+            taken = await conversation.take(ctx, state, _answer_of(message))
+            await conversation.save_taken(s, taken)
+    if taken is not None:
+        await conversation.tell(chat, taken)
+        return
     if person is None:
         await _stranger(update, context, text)
         return
@@ -92,8 +107,6 @@ async def on_update(update: Update, context: Ctx) -> None:
     if text and text.startswith("/"):
         await _on_command(update, context, person, text)
         return
-    ctx = conversation.form_context(context, person, update)
-    state = await conversation.load(ctx)
     if state is None:
         await chat.send_message("Send /menu to see what I can do.", reply_markup=None)
         return

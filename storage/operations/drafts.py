@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import FormDraft, Person, utcnow
@@ -26,23 +26,27 @@ async def load_draft(session: AsyncSession, person: Person, transport: str, *,
 
 async def save_draft(session: AsyncSession, scheme: Scheme, person: Person, transport: str,
                      form: str, state: dict[str, Any], *, message_id: str | None = None,
-                     now: dt.datetime | None = None) -> FormDraft:
+                     now: dt.datetime | None = None) -> None:
+    """The person's draft on this app becomes `state` (created if there is none).
+
+    One UPDATE in the usual case (a draft exists: every answer after the first); the INSERT
+    only when it matched no row.
+    """
     now = now or utcnow()
-    draft = await session.scalar(select(FormDraft).where(FormDraft.person_id == person.id,
-                                                         FormDraft.transport == transport))
     expires = now + dt.timedelta(days=scheme.limits.draft_expiry_days)
-    if draft is None:
-        draft = FormDraft(person_id=person.id, transport=transport, form=form,
-                          state=state, message_id=message_id, updated_at=now,
-                          expires_at=expires)
-        session.add(draft)
-    else:
-        draft.form, draft.state, draft.expires_at, draft.updated_at = form, dict(state), \
-            expires, now
-        if message_id is not None:
-            draft.message_id = message_id
-    await session.flush()
-    return draft
+    values: dict[str, Any] = {"form": form, "state": dict(state), "expires_at": expires,
+                              "updated_at": now}
+    if message_id is not None:
+        values["message_id"] = message_id
+    result = await session.execute(
+        update(FormDraft).where(FormDraft.person_id == person.id,
+                                FormDraft.transport == transport).values(**values)
+        .execution_options(synchronize_session=False))
+    if not result.rowcount:
+        session.add(FormDraft(person_id=person.id, transport=transport, form=form,
+                              state=dict(state), message_id=message_id, updated_at=now,
+                              expires_at=expires))
+        await session.flush()
 
 
 async def discard_draft(session: AsyncSession, person: Person, transport: str) -> bool:
