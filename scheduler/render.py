@@ -143,3 +143,65 @@ def slack_digest(row: Row) -> dict[str, Any]:
 
 
 register(SLACK, "weekly_digest", slack_digest)
+
+
+# ---- Telegram: meetings with RSVP buttons -------------------------------------------------
+
+# The callback data of an RSVP button: handlers/telegram/router.py reads `r|<meeting>|<answer>`
+# and records the answer with storage.operations.meetings.do_rsvp.
+RSVP_LABELS = {"yes": "✅ Yes, I'll come", "maybe": "🤔 Maybe", "no": "❌ Can't make it"}
+
+
+def rsvp_callback(meeting_id: Any, answer: str) -> str:
+    return f"r|{int(meeting_id)}|{answer}"
+
+
+def telegram_rsvp(row: Row) -> dict[str, Any]:
+    """A meeting invitation or reminder: the text, and one button per RSVP answer (the one
+    already given marked), so a tap records the answer."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    message = telegram_text(row)
+    meeting_id = row.payload.get("meeting_id")
+    answers = [a for a in row.payload.get("rsvp") or ("yes", "maybe", "no") if a in RSVP_LABELS]
+    if meeting_id is None or not str(meeting_id).isdigit() or not answers:
+        return message
+    given = row.payload.get("answer")
+    buttons = [InlineKeyboardButton(("• " if answer == given else "") + RSVP_LABELS[answer],
+                                    callback_data=rsvp_callback(meeting_id, answer))
+               for answer in sorted(answers, key=list(RSVP_LABELS).index)]
+    message["reply_markup"] = InlineKeyboardMarkup([buttons])
+    return message
+
+
+# Slack: the same buttons as the office's meeting invitation (handlers/slack/render.py), whose
+# listener (`meeting_rsvp_<answer>`, value `<meeting>:<answer>`) records the answer.
+SLACK_RSVP_ACTION = "meeting_rsvp_"
+
+
+def slack_rsvp(row: Row) -> dict[str, Any]:
+    message = slack_text(row)
+    meeting_id = row.payload.get("meeting_id")
+    answers = [a for a in row.payload.get("rsvp") or ("yes", "maybe", "no") if a in RSVP_LABELS]
+    if meeting_id is None or not str(meeting_id).isdigit() or not answers:
+        return message
+    given = row.payload.get("answer")
+    elements = []
+    for answer in sorted(answers, key=list(RSVP_LABELS).index):
+        button: dict[str, Any] = {
+            "type": "button", "action_id": SLACK_RSVP_ACTION + answer,
+            "value": f"{int(meeting_id)}:{answer}",
+            "text": {"type": "plain_text", "emoji": True,
+                     "text": ("• " if answer == given else "") + RSVP_LABELS[answer]}}
+        if answer == "yes":
+            button["style"] = "primary"
+        elements.append(button)
+    message["blocks"] = [*message["blocks"][:SLACK_MAX_BLOCKS - 1],
+                         {"type": "actions", "block_id": f"meeting:{int(meeting_id)}",
+                          "elements": elements}]
+    return message
+
+
+for _event in ("meeting_invitation", "meeting_reminder"):
+    register(TELEGRAM, _event, telegram_rsvp)
+register(SLACK, "meeting_reminder", slack_rsvp)

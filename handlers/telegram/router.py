@@ -20,7 +20,7 @@ from handlers.telegram.context import Ctx
 from handlers.telegram.mine import show_mine
 from storage.errors import Refused
 from storage.models import Person
-from storage.operations import meetings, people, updates
+from storage.operations import meetings, people, reminders, updates
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ async def on_update(update: Update, context: Ctx) -> None:
         await _on_command(update, context, person, text)
         return
     if state is None:
+        if text and await _catch_up_answer(update, context, person, text):
+            return
         await chat.send_message("Send /menu to see what I can do.", reply_markup=None)
         return
     await conversation.continue_form(update, context, person, state, _answer_of(message))
@@ -268,6 +270,39 @@ async def _correct(update: Update, context: Ctx, person: Person, engagement_id: 
     state["step"] = engine.SUMMARY
     await conversation.save(ctx, state)
     await conversation.ask(update.effective_chat, form, state, ctx)
+
+
+CATCH_UP_QUESTION = "Weekly catch-up:"   # how the question starts (storage/operations/reminders)
+
+
+async def _catch_up_answer(update: Update, context: Ctx, person: Person, text: str) -> bool:
+    """Text with no form in progress answers this week's catch-up question when it is open
+    (or when it is a reply to that question): it goes to the engagements channel. False when
+    it is not an answer, and nothing was changed."""
+    replied = update.message.reply_to_message
+    replying = bool(replied and replied.from_user and replied.from_user.is_bot and
+                    (replied.text or "").startswith(CATCH_UP_QUESTION))
+    services = context.services
+    try:
+        async with services.db.transaction() as s:
+            await updates.mark_processed(s, f"tg:{update.update_id}")
+            row = await reminders.do_answer_open_catch_up(
+                s, services.scheme, text=text, actor=await people.get_person(s, person.id),
+                now=services.clock(), replying=replying)
+            if row is None:
+                raise _NotAnAnswer
+    except _NotAnAnswer:
+        return False
+    except Refused as refusal:
+        await update.effective_chat.send_message(refusal.sentence)
+        return True
+    await update.effective_chat.send_message(
+        "Thank you — I've passed that to the engagement team.", reply_markup=menu_markup())
+    return True
+
+
+class _NotAnAnswer(Exception):
+    """Rolls the transaction back: the text was not a catch-up answer."""
 
 
 async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:

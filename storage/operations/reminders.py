@@ -223,8 +223,47 @@ async def do_ask_catch_up(session: AsyncSession, scheme: Scheme, *,
     return sent
 
 
+CATCH_UP_OPEN_FOR = dt.timedelta(days=7)
+
+
+async def open_catch_up(session: AsyncSession, scheme: Scheme, person: Person, *,
+                        now: dt.datetime | None = None) -> str | None:
+    """The week of a catch-up question this person was asked in the last seven days and has
+    not answered yet (None when there is none): what they type next is their answer."""
+    now = now or utcnow()
+    weeks = sorted({iso_week(_today(scheme, now)),
+                    iso_week(_today(scheme, now - CATCH_UP_OPEN_FOR))}, reverse=True)
+    keys = [f"catch_up{kind}:{week}:{person.id}" for week in weeks for kind in ("", "_answer")]
+    marks = dict((await session.execute(
+        select(ScheduleMark.key, ScheduleMark.done_at).where(ScheduleMark.key.in_(keys)))).all())
+    for week in weeks:
+        asked = marks.get(f"catch_up:{week}:{person.id}")
+        if asked is None or f"catch_up_answer:{week}:{person.id}" in marks:
+            continue
+        if _aware(asked) > now - CATCH_UP_OPEN_FOR:
+            return week
+    return None
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+async def do_answer_open_catch_up(session: AsyncSession, scheme: Scheme, *, text: str,
+                                  actor: Person, now: dt.datetime | None = None,
+                                  replying: bool = False) -> Outbox | None:
+    """A message from an ambassador with no form in progress: their answer to the catch-up
+    question when one is open (or when `replying` to it), else None and nothing changes."""
+    now = now or utcnow()
+    week = await open_catch_up(session, scheme, actor, now=now)
+    if week is None and not replying:
+        return None
+    return await do_answer_catch_up(session, scheme, text=text, actor=actor, now=now, week=week)
+
+
 async def do_answer_catch_up(session: AsyncSession, scheme: Scheme, *, text: str,
-                             actor: Person, now: dt.datetime | None = None) -> Outbox:
+                             actor: Person, now: dt.datetime | None = None,
+                             week: str | None = None) -> Outbox:
     """An ambassador's answer to the catch-up question goes to the engagements channel."""
     require(actor, Action.OWN_RECORDS, target_type="people", target_id=actor.id)
     now = now or utcnow()
@@ -235,7 +274,8 @@ async def do_answer_catch_up(session: AsyncSession, scheme: Scheme, *, text: str
     if len(answer) > limit:
         raise InvalidInput(f"Your answer can be up to {limit:,} characters; yours has "
                            f"{len(answer):,}. Please shorten it.", field="answer")
-    week = iso_week(_today(scheme, now))
+    week = week or iso_week(_today(scheme, now))
+    await claim_mark(session, f"catch_up_answer:{week}:{actor.id}", now=now)
     area = actor.area.name if actor.area else ""
     row = outbox.to_channel(
         session, scheme, "engagements", "catch_up_answer",

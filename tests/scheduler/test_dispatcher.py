@@ -267,13 +267,26 @@ def test_default_renderers_send_plain_text_safely() -> None:
 
 
 def test_registered_renderers_take_over_an_event() -> None:
-    render.register("telegram", "meeting_reminder",
+    render.register("telegram", "test_event",
                     lambda row: {"text": row.payload["text"], "reply_markup": "buttons"})
     try:
-        assert render.render(_Row("telegram", "meeting_reminder", {"text": "t"}))[
+        assert render.render(_Row("telegram", "test_event", {"text": "t"}))[
             "reply_markup"] == "buttons"
         assert "reply_markup" not in render.render(_Row("telegram", "other", {"text": "t"}))
     finally:
-        render.unregister("telegram", "meeting_reminder")
+        render.unregister("telegram", "test_event")
+    # Meetings carry their RSVP buttons on both transports.
+    reminder = _Row("telegram", "meeting_reminder", {"text": "Reminder", "meeting_id": 4,
+                                                     "rsvp": ["yes", "no", "maybe"],
+                                                     "answer": "no"})
+    keyboard = render.render(reminder)["reply_markup"].inline_keyboard
+    assert [(b.text, b.callback_data) for b in keyboard[0]] == [
+        ("✅ Yes, I'll come", "r|4|yes"), ("🤔 Maybe", "r|4|maybe"),
+        ("• ❌ Can't make it", "r|4|no")]
+    reminder.transport = "slack"
+    [*_, actions] = render.render(reminder)["blocks"]
+    assert [(b["action_id"], b["value"]) for b in actions["elements"]] == [
+        ("meeting_rsvp_yes", "4:yes"), ("meeting_rsvp_maybe", "4:maybe"),
+        ("meeting_rsvp_no", "4:no")]
     digest = render.render(_Row("slack", "weekly_digest", {"text": "t", "blocks": [{"a": 1}]}))
     assert digest == {"text": "t", "blocks": [{"a": 1}]}
