@@ -75,6 +75,7 @@ class Delivery:
     edit_external_id: str | None = None      # set when this row rewrites a sent message
     attempts: int = 1                        # including this one
     outcome_unknown: bool = False            # an earlier attempt may have delivered it
+    posted_id: str | None = None             # posted already; only its file is still to go
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,12 @@ class SlackSender:
     `retry_handlers=[]` so that retrying (and deciding what is safe to retry) stays here.
 
     A rendered message may carry a `file` (`{"path", "filename", "title", "alt_text"}`: the
-    digest's chart, a photo for review); it is uploaded with files_upload_v2 into the new
-    message's thread. The message counts as delivered once posted: a failed upload is logged,
-    not retried, because posting the message again would show it twice."""
+    digest's chart, a photo for review); it is uploaded with files_upload_v2
+    (files.getUploadURLExternal, the upload, files.completeUploadExternal) into the new
+    message's thread. When the post went out but the upload hit a transient failure (5xx,
+    429, a network error) the result carries the post's id: the row is retried, and the next
+    attempt uploads only the file, so the message never shows twice. A file Slack refuses for
+    good, or one missing from disk, leaves the message delivered with the reason noted."""
 
     transport = renderers.SLACK
 
@@ -181,6 +185,11 @@ class SlackSender:
 
         message = dict(message)
         upload = message.pop("file", None)
+        if delivery.posted_id is not None and ":" in delivery.posted_id:
+            if not upload:
+                return Result.sent(delivery.posted_id)
+            channel, ts = delivery.posted_id.split(":", 1)
+            return await self._upload(upload, channel, ts, delivery)
         try:
             if delivery.edit_external_id is not None and ":" in delivery.edit_external_id:
                 channel, ts = delivery.edit_external_id.split(":", 1)
@@ -192,9 +201,6 @@ class SlackSender:
                         raise
             response = await self.client.chat_postMessage(channel=delivery.destination,
                                                           **message)
-            if upload:
-                await self._upload(upload, response["channel"], response["ts"], delivery)
-            return Result.sent(f"{response['channel']}:{response['ts']}")
         except SlackApiError as error:
             status = getattr(error.response, "status_code", 0)
             code = _slack_error(error)
@@ -212,18 +218,53 @@ class SlackSender:
             return Result("transient", reason=f"Slack: {error.__class__.__name__}: {error}")
         except SlackClientError as error:
             return Result("permanent", reason=f"Slack: {error}")
-
+        posted = f"{response['channel']}:{response['ts']}"
+        if upload:
+            return await self._upload(upload, response["channel"], response["ts"], delivery)
+        return Result.sent(posted)
 
     async def _upload(self, upload: dict[str, Any], channel: str, ts: str,
-                      delivery: Delivery) -> None:
+                      delivery: Delivery) -> Result:
+        """The post's file into its thread; see the class docstring for the outcomes."""
+        import aiohttp
+        from slack_sdk.errors import SlackApiError, SlackClientError
+
+        posted = f"{channel}:{ts}"
+        path = Path(str(upload["path"]))
         try:
+            if not path.is_file():
+                raise FileNotFoundError(f"no file at {path.name}")
             await self.client.files_upload_v2(
-                channel=channel, thread_ts=ts, file=str(upload["path"]),
-                filename=upload.get("filename") or Path(str(upload["path"])).name,
+                channel=channel, thread_ts=ts, file=str(path),
+                filename=upload.get("filename") or path.name,
                 title=upload.get("title"), alt_txt=upload.get("alt_text"))
-        except Exception as error:  # the message is out; the file is extra, so say and go on
-            log.warning("outbox row %s: posted, but its file %s was not uploaded: %r",
-                        delivery.id, upload.get("path"), error)
+            return Result.sent(posted)
+        except SlackApiError as error:
+            status = getattr(error.response, "status_code", 0)
+            code = _slack_error(error)
+            if status == 429 or code == "ratelimited":
+                headers = getattr(error.response, "headers", {}) or {}
+                after = next((v for k, v in headers.items() if k.lower() == "retry-after"), 1)
+                return Result("rate_limited", external_id=posted, retry_after=float(after),
+                              reason="Slack: ratelimited while uploading the file")
+            if status >= 500 or code in SLACK_TRANSIENT:
+                return Result("transient", external_id=posted,
+                              reason=f"Slack: file not uploaded yet ({code or status})")
+            reason = f"Slack: {code or f'HTTP {status}'}"
+        except (TimeoutError, aiohttp.ClientConnectionError) as error:
+            return Result("transient", external_id=posted,
+                          reason=f"Slack: file not uploaded yet ({error.__class__.__name__})")
+        except SlackClientError as error:      # the upload step itself answered with an error
+            if "status: 5" in str(error) or "status: 429" in str(error):
+                return Result("transient", external_id=posted,
+                              reason="Slack: file not uploaded yet (upload refused for now)")
+            reason = f"Slack: {error}"
+        except OSError as error:
+            reason = f"the file can't be read ({error.__class__.__name__})"
+        log.warning("outbox row %s: posted, but its file was not attached: %s", delivery.id,
+                    reason)
+        return Result("sent", external_id=posted,
+                      reason=f"posted, but its file was not attached: {reason}"[:500])
 
 
 def _slack_error(error: Any) -> str:
@@ -438,8 +479,11 @@ class Dispatcher:
 
     @staticmethod
     def _delivery(row: Outbox, edit: str | None, unknown: bool) -> Delivery:
+        # A pending row with an external id was posted by an earlier attempt whose file is
+        # still to go (see SlackSender).
         return Delivery(row.id, row.transport, row.destination, row.event,
-                        dict(row.payload or {}), edit, row.attempts + 1, unknown)
+                        dict(row.payload or {}), edit, row.attempts + 1, unknown,
+                        posted_id=row.external_id)
 
     async def _prepare(self, session: Any, row: Outbox, now: dt.datetime) -> Delivery | None:
         """The head of a chat: recover it if a dispatcher died sending it, find the message
@@ -524,11 +568,14 @@ class Dispatcher:
                     continue
                 stats.by_kind[result.kind] = stats.by_kind.get(result.kind, 0) + 1
                 change: dict[str, Any] = {"id": delivery.id}
+                if result.external_id is not None:
+                    change["external_id"] = result.external_id   # posted, even if not done
                 if result.kind == "sent":
                     change.update(status=S.SENT.value, external_id=result.external_id,
                                   sent_at=now, error=(
                                       "delivered after an earlier attempt whose outcome was "
-                                      "unknown: it may show twice" if was_unknown else None))
+                                      "unknown: it may show twice" if was_unknown else
+                                      result.reason))
                     recovered.add(_mark_key(delivery))
                     self.m_sent.labels(delivery.transport).inc()
                     stats.sent += 1

@@ -290,3 +290,58 @@ def test_registered_renderers_take_over_an_event() -> None:
         ("meeting_rsvp_no", "4:no")]
     digest = render.render(_Row("slack", "weekly_digest", {"text": "t", "blocks": [{"a": 1}]}))
     assert digest == {"text": "t", "blocks": [{"a": 1}]}
+
+
+# ---- files: the digest's chart really goes up -------------------------------------------
+
+
+async def test_the_weekly_digest_chart_is_uploaded_through_faults_and_posted_once(
+        rig: Rig, tmp_path) -> None:
+    """post_digest → outbox → dispatcher → Slack: the chart PNG is uploaded with
+    files.getUploadURLExternal / completeUploadExternal into the post's thread, in the digest
+    channel and in the Commissioner's DM. A 500 and a 429 on the upload are retried without
+    posting the digest again."""
+    from scheduler.digest import CHART_SIZE, post_digest
+    from sqlalchemy import update as sql_update
+    from storage.models import Person
+    from tests.scheduler.test_digest import _png_size
+    from tests.storage.seed import NOW, Cast
+
+    cast = await Cast.create(rig.db, rig.scheme)
+    async with rig.db.transaction() as s:
+        await s.execute(sql_update(Person).where(Person.id == cast.commissioner.id)
+                        .values(telegram_id=None, slack_id="U0COMMISH"))
+    digest_channel = rig.scheme.channels.digest
+    rig.slack.add_channel(digest_channel)
+    await post_digest(rig.db, rig.scheme, None, False, now=NOW, chart_dir=tmp_path)
+    rig.slack.faults.fail("files.getUploadURLExternal", times=2)
+    rig.slack.faults.rate_limit("files.completeUploadExternal", retry_after=1)
+
+    await rig.dispatcher().drain(timeout=20)
+
+    rows = await rig.rows()
+    assert [(r.event, r.status, r.error) for r in rows] == [("weekly_digest", "sent", None)] * 2
+    for destination in (digest_channel, "U0COMMISH"):
+        post, chart = rig.slack.messages(destination)      # the digest once, its chart once
+        assert post.text.startswith("Weekly digest") and post.blocks
+        assert chart.thread_ts == post.ts and len(chart.files) == 1
+        uploaded = rig.slack.files[chart.files[0]["id"]]
+        assert uploaded.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert _png_size(uploaded.content) == CHART_SIZE
+        assert uploaded.title.startswith("Weekly digest 2026-W47")
+    assert len(rig.slack.calls_to("chat.postMessage")) == 2
+
+
+async def test_a_chart_that_cannot_be_attached_leaves_the_post_delivered_with_the_reason(
+        rig: Rig, tmp_path) -> None:
+    rig.slack.add_channel("#ambassador-digest")
+    async with rig.db.transaction() as s:
+        s.add(Outbox(transport="slack", destination="#ambassador-digest", event="weekly_digest",
+                     payload={"text": "Weekly digest", "week": "2026-W47",
+                              "chart_path": str(tmp_path / "gone.png")}))
+    await rig.dispatcher().drain(timeout=5)
+    [post] = rig.slack.messages("#ambassador-digest")
+    assert post.text == "Weekly digest"
+    [row] = await rig.rows()
+    assert row.status == "sent" and row.external_id
+    assert row.error.startswith("posted, but its file was not attached")
