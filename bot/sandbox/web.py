@@ -33,6 +33,15 @@ SANDBOX: web.AppKey[Any] = web.AppKey("sandbox")
 OUTBOX_ROWS = 60
 MAX_TEXT = 10_000
 ADVANCE_LIMIT_HOURS = 24 * 7 * 8
+# The page is plain HTML and its own script: nothing inline, nothing from elsewhere. Whatever
+# text slipped past the escaping still could not run.
+PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; "
+               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# Files people sent are served from the page's own address, so only pictures are served as
+# pictures; anything else is a download that the browser may not sniff into a page.
+IMAGE_TYPES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),
+               (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
 
 
 class Problem(Exception):
@@ -75,6 +84,7 @@ def routes(sandbox: Sandbox) -> list[web.AbstractRouteDef]:
         web.get("/api/telegram/files/{file_id}", api.telegram_file),
         web.get("/api/slack/channels", api.slack_channels),
         web.get("/api/slack/channels/{channel}", api.slack_channel),
+        web.get("/api/slack/files/{file_id}", api.slack_file),
         web.get("/api/slack/users/{user}/home", api.slack_home),
         web.get("/api/slack/users/{user}/views", api.slack_views),
         web.post("/api/slack/home-opened", api.slack_home_opened),
@@ -101,6 +111,28 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def image_type(data: bytes) -> str | None:
+    """The picture type from the file's first bytes (never from its name); None if not one."""
+    for magic, kind in IMAGE_TYPES:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def file_response(data: bytes, name: str) -> web.Response:
+    """A file for the page: a picture inline, anything else as a download, never sniffed."""
+    headers = {"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": "default-src 'none'; sandbox"}
+    kind = image_type(data)
+    if kind is None:
+        safe = "".join(c for c in name if c.isalnum() or c in "._-")[:100] or "file"
+        headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    return web.Response(body=data, content_type=kind or "application/octet-stream",
+                        headers=headers)
+
+
 class PageApi:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
@@ -115,7 +147,9 @@ class PageApi:
 
     async def page(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html",
-                                headers={"Cache-Control": "no-cache"})
+                                headers={"Cache-Control": "no-cache",
+                                         "Content-Security-Policy": PAGE_POLICY,
+                                         "X-Content-Type-Options": "nosniff"})
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -207,10 +241,7 @@ class PageApi:
             data = self.sandbox.telegram.file_bytes(request.match_info["file_id"])
         except KeyError:
             raise Problem("No such file.", 404) from None
-        kind = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else (
-            "image/png" if data[:4] == b"\x89PNG" else "application/octet-stream")
-        return web.Response(body=data, content_type=kind,
-                            headers={"Cache-Control": "max-age=3600"})
+        return file_response(data, request.match_info["file_id"])
 
     # -- Slack: the office ---------------------------------------------------------------------
 
@@ -221,12 +252,28 @@ class PageApi:
                      edit_count=len(message.edits), from_bot=message.from_bot,
                      author=("Ambassador Bot" if message.from_bot
                              else self.slack_names.get(author, author)))
+        # Files the app uploaded (a photo for review, the digest's chart) are shown from this
+        # server, not from the emulator's address.
+        shown["files"] = [self._file(file) for file in shown.get("files") or []]
         return shown
+
+    def _file(self, shown: dict[str, Any]) -> dict[str, Any]:
+        stored = self.sandbox.slack.files.get(str(shown.get("id") or ""))
+        content = stored.content if stored is not None else None
+        return shown | {"src": f"/api/slack/files/{shown.get('id')}" if content else None,
+                        "is_image": bool(content) and image_type(content) is not None}
 
     def _view(self, view: SlackView | None) -> dict[str, Any] | None:
         if view is None:
             return None
         return view.to_payload() | {"errors": view.errors, "user": view.user}
+
+    async def slack_file(self, request: web.Request) -> web.Response:
+        """A file the app uploaded to Slack, as the office would open it."""
+        stored = self.sandbox.slack.files.get(request.match_info["file_id"])
+        if stored is None or stored.content is None:
+            raise Problem("No such file.", 404)
+        return file_response(stored.content, stored.name)
 
     async def slack_channels(self, request: web.Request) -> web.Response:
         channels = []

@@ -145,17 +145,32 @@ def open_page(page: Page, url: str, *, ambassador: str = "ann", actor: str = "of
     expect(page.get_by_test_id("ambassador")).to_have_value(re.compile(r"\d+"))
 
 
-def prenotify(phone: Phone) -> None:
+def prenotify(phone: Phone, title: str = TITLE, area: str = "Shropshire",
+              place: str = "Ludlow Assembly Rooms") -> None:
     phone.send("/prenotify", then="What is the engagement called?")
-    phone.send(TITLE, then="What kind of engagement")
+    phone.send(title, then="What kind of engagement")
     phone.tap("Community event", then="Which area is it in?")
-    phone.tap("Shropshire", then="Where is it?")
-    phone.send("Ludlow Assembly Rooms", then="When does it start?")
+    phone.tap(area, then="Where is it?")
+    phone.send(place, then="When does it start?")
     phone.send("tomorrow 7pm", then="How long will it last?")
     phone.tap("2 hours", then="Roughly how many people")
     phone.send("40", then="exact location")
     phone.tap("Skip", then="please check")
-    phone.tap("Submit", then=f"the office knows about “{TITLE}”")
+    phone.tap("Submit", then=f"the office knows about “{title}”")
+
+
+def uploaded(page: Page, title: str) -> Locator:
+    """The picture of the latest file shown in Slack whose title mentions `title`."""
+    return (page.locator('#slack-messages [data-testid="slack-file"]', has_text=title).last
+            .get_by_test_id("slack-image"))
+
+
+def shows_picture(image: Locator) -> None:
+    """The picture is on the page and the browser could decode it (not a broken image)."""
+    expect(image).to_be_visible(timeout=WAIT_MS)
+    image.scroll_into_view_if_needed()
+    width = image.evaluate("img => img.decode().then(() => img.naturalWidth, () => 0)")
+    assert width > 0, f"the picture {image.get_attribute('src')!r} did not load"
 
 
 def file_urgent_feedback(phone: Phone) -> None:
@@ -233,9 +248,11 @@ def test_the_ambassadors_phone(page: Page, sandbox) -> None:
 
     send_photo(phone, "Telford Central Mosque open day")
 
-    clock = page.get_by_test_id("clock").text_content()
-    page.get_by_test_id("advance-day").click()
-    expect(page.get_by_test_id("clock")).not_to_have_text(clock or "", timeout=WAIT_MS)
+    for step in ("advance-day", "advance-hour"):
+        clock = page.get_by_test_id("clock").text_content()
+        page.get_by_test_id(step).click()
+        expect(page.get_by_test_id("clock")).not_to_have_text(clock or "", timeout=WAIT_MS)
+    expect(page.get_by_test_id("clock")).to_contain_text("h)")   # "(+1d 1h)" or later
     shot(page, "phone")
 
 
@@ -250,6 +267,8 @@ def test_the_office_side(page: Page, sandbox) -> None:
     send_photo(phone, "Evesham Good Neighbours coffee morning")
     office.open_channel("ambassador-media")
     photo = office.message("New photo from Tom Fairbairn")
+    # The dispatcher uploads the photo into the post's thread; the page shows the picture.
+    shows_picture(uploaded(page, "Evesham Good Neighbours coffee morning"))
     office.press(photo, "Approve for use")
     expect(office.message("approved for use — Olivia Hart")).to_be_visible()
 
@@ -275,8 +294,11 @@ def test_the_office_side(page: Page, sandbox) -> None:
     office.open_channel("ambassador-digest")
     page.get_by_test_id("digest").click()
     expect(office.message("Weekly digest")).to_be_visible(timeout=WAIT_MS)
+    shows_picture(uploaded(page, "Weekly digest"))
+    shot(page, "digest")
     office.open_dm()
     expect(office.message("Weekly digest")).to_be_visible(timeout=WAIT_MS)
+    shows_picture(uploaded(page, "Weekly digest"))
 
 
 def test_the_whole_scheme_in_the_browser(page: Page, sandbox) -> None:
@@ -293,6 +315,10 @@ def test_the_whole_scheme_in_the_browser(page: Page, sandbox) -> None:
     clock = page.get_by_test_id("clock").text_content()
     page.get_by_test_id("advance-week").click()
     expect(page.get_by_test_id("clock")).not_to_have_text(clock or "", timeout=WAIT_MS)
+    # The schedules ran on the moved clock: Ann is nudged for feedback and reminded of the
+    # quarterly meeting, on her phone.
+    phone.said(f"How did {TITLE}")
+    phone.said("Reminder: Quarterly ambassadors' meeting")
     file_urgent_feedback(phone)
     shot(page, "2-urgent-feedback")
 
@@ -333,3 +359,37 @@ def test_the_whole_scheme_in_the_browser(page: Page, sandbox) -> None:
     expect(home).to_contain_text(fund_after, timeout=WAIT_MS)
     phone.said(f"approved your grant recommendation of £750 for {ORGANISATION}")
     shot(page, "5-approved")
+
+
+HOSTILE = ("<img src=x onerror=\"document.body.dataset.pwned='yes'\"> <b>Bold</b> & "
+           "<script>document.body.dataset.pwned='yes'</script>")
+
+
+def nothing_ran(page: Page) -> None:
+    assert page.locator("body[data-pwned]").count() == 0
+    assert page.locator('img[src="x"], #chat b, #slack-messages b:text("Bold")').count() == 0
+    assert page.locator("script").count() == 1          # sandbox.js, and nothing typed
+    assert page.locator('a[href^="javascript" i]').count() == 0
+
+
+def test_what_people_type_is_shown_as_text(page: Page, sandbox) -> None:
+    """HTML and Slack markup typed by an ambassador or in Slack appear as the characters
+    typed, on the phone and in Slack, and never run."""
+    open_page(page, sandbox.url, ambassador="megan", actor="officer")
+    needs(page, "dispatcher", "slack")
+    phone, office = Phone(page), Office(page)
+
+    prenotify(phone, title=HOSTILE, area="Herefordshire", place="<i>Leominster</i> & Co")
+    expect(phone.said("the office knows about")).to_contain_text(HOSTILE)
+    office.open_channel("ambassador-engagements")
+    expect(office.message("<img src=x")).to_contain_text(HOSTILE)
+    nothing_ran(page)
+
+    box = page.get_by_test_id("slack-input")
+    box.fill("<img src=x onerror=alert(1)> *fine* <javascript:alert(1)|click me> "
+             "<https://example.org|a real link>")
+    box.press("Enter")
+    said = office.message("click me")
+    expect(said.locator('a[href="https://example.org"]')).to_have_text("a real link")
+    nothing_ran(page)
+    shot(page, "escaped")

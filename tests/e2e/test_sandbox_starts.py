@@ -168,3 +168,42 @@ async def test_a_build_without_the_office_pieces_still_runs_and_says_so(
         assert digest.status == 501 and "not in this build" in (await digest.json())["error"]
         moved = await http.post("/api/clock", json={"hours": 1})
         assert (await moved.json())["ran"] == []
+
+
+async def test_files_in_slack_are_served_by_the_page_pictures_only_as_pictures(
+        tmp_path: Path) -> None:
+    """What the app uploads to Slack is shown from the sandbox's own address: a picture as a
+    picture, anything else (here a page of HTML) as a download the browser may not sniff; and
+    the page itself allows only its own script."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from tests.e2e.test_sandbox_browser import a_photo
+
+    config = SandboxConfig(db_path=tmp_path / "sandbox.db", data_dir=tmp_path / "data", port=0,
+                           reset=True, schedules=False)
+    async with Sandbox(config) as sandbox, aiohttp.ClientSession(sandbox.url) as http:
+        client = AsyncWebClient(token=sandbox.slack.bot_token,
+                                base_url=sandbox.slack.api_base_url)
+        channel = sandbox.slack.channel(sandbox.scheme.channels.media)
+        await client.files_upload_v2(channel=channel.id, content=a_photo(),
+                                     filename="photo.jpg", title="A photo")
+        await client.files_upload_v2(channel=channel.id, filename="page.html", title="A page",
+                                     content="<script>alert(1)</script>")
+
+        shown = await (await http.get(f"/api/slack/channels/{channel.id}")).json()
+        files = {f["title"]: f for m in shown["messages"] for f in m.get("files") or []}
+        photo, page = files["A photo"], files["A page"]
+        assert photo["is_image"] and not page["is_image"]
+        assert photo["src"].startswith("/api/slack/files/")
+
+        picture = await http.get(photo["src"])
+        assert picture.content_type == "image/jpeg"
+        assert (await picture.read())[:3] == b"\xff\xd8\xff"
+        download = await http.get(page["src"])
+        assert download.content_type == "application/octet-stream"
+        assert download.headers["X-Content-Type-Options"] == "nosniff"
+        assert download.headers["Content-Disposition"].startswith("attachment")
+        assert (await http.get("/api/slack/files/F404")).status == 404
+
+        index = await http.get("/")
+        assert "script-src 'self'" in index.headers["Content-Security-Policy"]

@@ -107,7 +107,7 @@ function mrkdwn(source) {
   // Slack escapes &, < and > in text; <…> are links, mentions and channel names.
   const saved = [];
   const keep = (markup) => `\u0000${saved.push(markup) - 1}\u0000`;
-  let text = String(source ?? "");
+  let text = String(source ?? "").replace(/\u0000/g, "");
   text = text.replace(/```([\s\S]*?)```/g, (_, code) => keep(`<pre>${esc(unslack(code))}</pre>`));
   text = text.replace(/`([^`\n]+)`/g, (_, code) => keep(`<code>${esc(unslack(code))}</code>`));
   text = text.replace(/<([^<>\n]+)>/g, (_, inner) => keep(special(inner)));
@@ -151,6 +151,18 @@ function textObject(obj) {
   if (!obj) return "";
   if (obj.type === "mrkdwn") return mrkdwn(obj.text);
   return esc(obj.text).replace(/\n/g, "<br>");
+}
+
+function safeUrl(url) {
+  // Links from messages open only as web (or Telegram) addresses, never as javascript: etc.
+  const text = String(url ?? "").trim();
+  return /^(https?:\/\/|tg:\/\/|mailto:)/i.test(text) ? text : null;
+}
+
+function openLink(url) {
+  const safe = safeUrl(url);
+  if (safe) window.open(safe, "_blank", "noopener");
+  else toast("That link can't be opened from the sandbox.", true);
 }
 
 function linkify(text) {
@@ -259,7 +271,7 @@ function renderTelegramMessage(m) {
     wrap.append(el("div", { class: "keyboard" }, m.keyboard.map((row) => el("div", { class: "kb-row" },
       row.map((button) => el("button", {
         type: "button", class: "kb-btn" + (button.url ? " url" : ""), "data-testid": "inline-button",
-        onclick: (event) => (button.url ? window.open(button.url, "_blank", "noopener")
+        onclick: (event) => (button.url ? openLink(button.url)
           : press(m.message_id, button.data, event.currentTarget)),
       }, button.text))))));
   }
@@ -392,6 +404,7 @@ function actorName() {
 
 function renderChannel(data, reset) {
   const box = $("#slack-messages");
+  const pane = S.pane;
   const atBottom = reset || box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   const channel = data.channel;
   $("#slack-title").textContent = channel.is_im ? `🤖 ${S.info.bot.first_name}` : `# ${channel.name}`;
@@ -406,7 +419,13 @@ function renderChannel(data, reset) {
   } else {
     box.replaceChildren(...all.map(renderSlackMessage));
   }
-  if (atBottom) box.scrollTop = box.scrollHeight;
+  if (atBottom) {
+    box.scrollTop = box.scrollHeight;
+    // Pictures (a photo for review, the digest's chart) grow the pane as they load.
+    for (const img of box.querySelectorAll("img")) {
+      img.addEventListener("load", () => { if (S.pane === pane) box.scrollTop = box.scrollHeight; }, { once: true });
+    }
+  }
 }
 
 function renderHome(view, reset) {
@@ -427,15 +446,18 @@ function renderHome(view, reset) {
 
 function renderSlackMessage(m) {
   const name = m.author || "Someone";
+  const reply = Boolean(m.thread_ts && m.thread_ts !== m.ts);
   const row = el("div", {
-    class: "sl-msg" + (m.ephemeral_to ? " ephemeral" : ""), "data-ts": m.ts, "data-testid": "slack-message",
+    class: "sl-msg" + (m.ephemeral_to ? " ephemeral" : "") + (reply ? " reply" : ""), "data-ts": m.ts,
+    "data-testid": "slack-message", "data-thread-ts": reply ? m.thread_ts : null,
   });
   row.append(el("div", { class: "avatar" + (m.from_bot ? "" : " person") }, m.from_bot ? "AB" : initials(name)));
   const body = el("div", { class: "sl-body" });
   body.append(el("div", { class: "sl-head" },
     el("span", { class: "sl-author" }, name), m.from_bot ? el("span", { class: "sl-app" }, "APP") : null,
     el("span", { class: "sl-time" }, hhmm(m.ts)),
-    m.edit_count ? el("span", { class: "sl-edited" }, "(edited)") : null));
+    m.edit_count ? el("span", { class: "sl-edited" }, "(edited)") : null,
+    reply ? el("span", { class: "sl-thread" }, "↳ in the thread") : null));
   const context = { kind: "message", channel: m.channel, ts: m.ts, ephemeral: Boolean(m.ephemeral_to) };
   if (m.blocks && m.blocks.length) body.append(renderBlocks(m.blocks, context));
   else body.append(el("div", { class: "sl-text" }, html(mrkdwn(m.text))));
@@ -444,10 +466,13 @@ function renderSlackMessage(m) {
     else if (attachment.text || attachment.fallback) body.append(el("div", { class: "sl-text" }, html(mrkdwn(attachment.text || attachment.fallback))));
   }
   for (const file of m.files || []) {
-    const image = (file.mimetype || "").startsWith("image/");
-    body.append(el("div", { class: "sl-file" },
-      image ? el("img", { src: file.url_private, alt: file.alt_txt || file.title || file.name }) : null,
-      el("div", {}, "📎 ", el("a", { href: file.url_private, target: "_blank", rel: "noopener" }, file.title || file.name))));
+    // Served by the sandbox itself (/api/slack/files/…), pictures only as pictures.
+    const label = file.title || file.name || "file";
+    body.append(el("div", { class: "sl-file", "data-testid": "slack-file" },
+      file.src && file.is_image ? el("a", { href: file.src, target: "_blank", rel: "noopener" },
+        el("img", { src: file.src, alt: file.alt_txt || label, "data-testid": "slack-image" })) : null,
+      el("div", {}, "📎 ", file.src ? el("a", { href: file.src, target: "_blank", rel: "noopener" }, label)
+        : el("span", { class: "muted" }, `${label} (still uploading)`))));
   }
   if (m.ephemeral_to) body.append(el("div", { class: "blk-context" }, "👁 Only visible to you"));
   row.append(body);
@@ -484,14 +509,14 @@ function renderBlock(block, context) {
     }
     case "context":
       return el("div", { class: "blk-context" }, (block.elements || []).map((e) => (e.type === "image"
-        ? el("img", { src: e.image_url, alt: e.alt_text || "" }) : el("span", {}, html(textObject(e))))));
+        ? el("img", { src: imageSource(e), alt: e.alt_text || "" }) : el("span", {}, html(textObject(e))))));
     case "actions":
     case "context_actions":
       return el("div", { class: "blk-actions", "data-block-id": id },
         (block.elements || []).map((e) => renderElement(e, id, context)));
     case "image":
       return el("div", { class: "blk-image" }, block.title ? el("div", { class: "caption" }, plain(block.title)) : null,
-        el("img", { src: block.image_url || (block.slack_file && block.slack_file.url) || "", alt: block.alt_text || "" }));
+        el("img", { src: imageSource(block), alt: block.alt_text || "" }));
     case "input":
       return renderInput(block, context);
     case "markdown":
@@ -501,6 +526,12 @@ function renderBlock(block, context) {
     default:
       return el("div", { class: "blk-context" }, `[${block.type} block]`);
   }
+}
+
+function imageSource(block) {
+  // An uploaded file (slack_file) comes from the sandbox; otherwise only http(s) pictures.
+  if (block.slack_file && block.slack_file.id) return `/api/slack/files/${encodeURIComponent(block.slack_file.id)}`;
+  return safeUrl(block.image_url || (block.slack_file && block.slack_file.url)) || "";
 }
 
 function richText(elements) {
@@ -547,7 +578,7 @@ function renderElement(element, blockId, context) {
     case "button": {
       const button = el("button", { type: "button", class: `sl-btn ${element.style || ""}`, "data-action-id": element.action_id }, plain(element.text));
       button.addEventListener("click", async () => {
-        if (element.url) { window.open(element.url, "_blank", "noopener"); return; }
+        if (element.url) { openLink(element.url); return; }
         if (element.confirm && !(await confirmDialog(element.confirm))) return;
         await act(context, { ...action, value: element.value }, button);
       });
@@ -592,7 +623,7 @@ function renderElement(element, blockId, context) {
       return box;
     }
     case "image":
-      return el("img", { src: element.image_url, alt: element.alt_text || "" });
+      return el("img", { src: imageSource(element), alt: element.alt_text || "" });
     default:
       return el("span", { class: "muted" }, `[${element.type}]`);
   }
@@ -921,7 +952,8 @@ function wire() {
     button.disabled = true;
     try {
       await api("/api/digest", { json: {} });
-      toast(pieceRunning("dispatcher") ? "The weekly digest is on its way to #digest and the Commissioner."
+      const channel = S.info.channels.find((c) => c.key === "digest");
+      toast(pieceRunning("dispatcher") ? `The weekly digest is on its way to #${channel ? channel.name : "digest"} and the Commissioner.`
         : "The weekly digest is in the outbox (no dispatcher in this build to deliver it).");
     } finally { button.disabled = false; }
   });
