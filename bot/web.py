@@ -14,6 +14,7 @@ from telegram.ext import Application
 
 from bot.metrics import Metrics
 from storage.db import Database
+from storage.operations import access
 
 log = logging.getLogger(__name__)
 MAX_UPDATE_BYTES = 1_000_000
@@ -27,6 +28,7 @@ def telegram_webhook(application: Application, secret: str) -> Callable[
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
             log.warning("telegram webhook refused: wrong or missing secret")
+            await _audit_refused_webhook(application, request)
             return web.Response(status=403, text="forbidden")
         if (request.content_length or 0) > MAX_UPDATE_BYTES:
             return web.Response(status=413, text="too large")
@@ -39,6 +41,20 @@ def telegram_webhook(application: Application, secret: str) -> Callable[
         return web.Response(text="ok")
 
     return receive
+
+
+async def _audit_refused_webhook(application: Application, request: web.Request) -> None:
+    """The refusal is audited (who called, never what they sent); a failure to audit is only
+    logged: the caller is refused either way."""
+    services = application.bot_data.get("services")
+    if services is None:
+        return
+    try:
+        async with services.db.transaction() as s:
+            access.record_refused_entry(s, access.WEBHOOK_SECRET, caller=request.remote or "?",
+                                        reason="wrong or missing webhook secret")
+    except Exception as error:  # noqa: BLE001 — the 403 stands whatever happened here
+        log.warning("could not audit a refused webhook call: %s", type(error).__name__)
 
 
 def healthz(db: Database) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -410,6 +410,10 @@ class AppResponse:
     elapsed: float
     #: What real Slack would have refused in the app's answer (bad response_action, bad blocks …).
     problems: list[str] = field(default_factory=list)
+    #: The request as sent (body, content type), so :meth:`SlackEmulator.retry` can send it again.
+    request: tuple[str, str] | None = field(default=None, repr=False)
+    #: What Slack does with the app's answer (shows a slash command's reply); repeated on retry.
+    after: Callable[[AppResponse], None] | None = field(default=None, repr=False)
 
     @property
     def data(self) -> Any:
@@ -1736,7 +1740,24 @@ class SlackEmulator:
         started = time.perf_counter()
         async with self._session.post(self.app_url, data=body.encode(), headers=headers) as response:
             text = await response.text()
-            return AppResponse(response.status, text, dict(response.headers), time.perf_counter() - started)
+            return AppResponse(response.status, text, dict(response.headers), time.perf_counter() - started,
+                               request=(body, content_type))
+
+    async def retry(self, response: AppResponse, retry_num: int = 1, retry_reason: str = "http_timeout",
+                    **delivery: Any) -> AppResponse:
+        """Send a request again byte for byte, as Slack retries one it thinks went unanswered:
+        the same body (same trigger_id, action_ts, event_id), freshly signed, with
+        ``X-Slack-Retry-Num`` and ``X-Slack-Retry-Reason``. What Slack does with the answer (a
+        slash command's reply shown to the user) happens again."""
+        if response.request is None:
+            raise EmulatorUsageError("that response has no request to retry")
+        body, content_type = response.request
+        again = await self._deliver(body, content_type, retry_num=retry_num, retry_reason=retry_reason,
+                                    **delivery)
+        if response.after is not None:
+            again.after = response.after
+            response.after(again)
+        return again
 
     async def _deliver_payload(self, payload: dict[str, Any], **delivery: Any) -> AppResponse:
         """Interactivity: a form-encoded ``payload=<json>`` body."""
@@ -1883,12 +1904,17 @@ class SlackEmulator:
             "trigger_id": self.issue_trigger(user_id),
         }
         response = await self._deliver(urlencode(fields), "application/x-www-form-urlencoded", **delivery)
-        data = response.data if isinstance(response.data, dict) else {"text": response.body}
-        if response.status == 200 and (data.get("text") or data.get("blocks")):
-            try:
-                self._apply_response(_ResponseTarget(user.id, where.id, None, False), data)
-            except _ApiError as exc:
-                response.problems.append(f"slash command answer refused: {exc.to_response()}")
+
+        def show(answer: AppResponse) -> None:
+            data = answer.data if isinstance(answer.data, dict) else {"text": answer.body}
+            if answer.status == 200 and (data.get("text") or data.get("blocks")):
+                try:
+                    self._apply_response(_ResponseTarget(user.id, where.id, None, False), data)
+                except _ApiError as exc:
+                    answer.problems.append(f"slash command answer refused: {exc.to_response()}")
+
+        show(response)
+        response.after = show
         return response
 
     def _initial_state(self, view: SlackView) -> dict[str, dict[str, Any]]:

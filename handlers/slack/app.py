@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,14 @@ from handlers.slack.context import SORRY, SlackServices
 from handlers.slack.listeners import register_listeners
 from handlers.slack.render import register_all
 from storage.db import Database
+from storage.operations import access
 from storage.models import utcnow
 from storage.scheme import Scheme
 
 log = logging.getLogger(__name__)
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 MAX_REQUEST_BYTES = 1_000_000
+_SERVICES: weakref.WeakKeyDictionary[AsyncApp, SlackServices] = weakref.WeakKeyDictionary()
 
 
 def build_slack_app(db: Database, scheme: Scheme, *, token: str, signing_secret: str,
@@ -54,6 +57,7 @@ def build_slack_app(db: Database, scheme: Scheme, *, token: str, signing_secret:
     # The dispatcher (scheduler/) sends the office's posts with these renderers.
     register_all(scheme.timezone)
     app.use(attach_services)
+    _SERVICES[app] = svc
     app.error(_on_error)
     register_listeners(app)
     return app
@@ -77,9 +81,26 @@ def slack_events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web
         if (request.content_length or 0) > MAX_REQUEST_BYTES:
             return web.Response(status=413, text="too large")
         bolt_request = await to_bolt_request(request)
-        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        bolt_response = await app.async_dispatch(bolt_request)
+        if bolt_response.status == 401:  # Bolt refused the signature or the timestamp
+            await _audit_unverified(app, request)
+        return await to_aiohttp_response(bolt_response)
 
     return receive
+
+
+async def _audit_unverified(app: AsyncApp, request: web.Request) -> None:
+    """A request that failed Slack's signature check is audited (where it came from, never
+    its body); failing to audit is only logged: the request is refused either way."""
+    svc = _SERVICES.get(app)
+    if svc is None:
+        return
+    try:
+        async with svc.db.transaction() as s:
+            access.record_refused_entry(s, access.SLACK_UNSIGNED, caller=request.remote or "?",
+                                        reason="Slack signature or timestamp did not verify")
+    except Exception as error:  # noqa: BLE001 — the 401 stands whatever happened here
+        log.warning("could not audit an unverified Slack request: %s", type(error).__name__)
 
 
 def socket_mode_handler(app: AsyncApp, app_token: str) -> Any:

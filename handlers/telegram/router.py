@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 
@@ -18,9 +19,9 @@ from handlers.forms.engine import Answer
 from handlers.telegram import conversation, render
 from handlers.telegram.context import Ctx
 from handlers.telegram.mine import show_mine
-from storage.errors import Refused
+from storage.errors import Conflict, Refused
 from storage.models import Person
-from storage.operations import meetings, people, reminders, updates
+from storage.operations import access, meetings, people, reminders, updates
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,13 @@ async def on_update(update: Update, context: Ctx) -> None:
     if chat is None or user is None or user.is_bot:
         return
     if chat.type != ChatType.PRIVATE:
-        if update.message and update.message.text and update.message.text.startswith("/"):
+        if update.message and update.message.text and update.message.text.startswith("/") \
+                and await handled_once(update, context):
             await update.message.reply_text(GROUP)
         return
     if update.edited_message is not None:
-        await chat.send_message(EDITED)
+        if await handled_once(update, context):
+            await chat.send_message(EDITED)
         return
     services = context.services
     message = update.message
@@ -95,6 +98,9 @@ async def on_update(update: Update, context: Ctx) -> None:
         await _stranger(update, context, text)
         return
     if not person.active:
+        if not await handled_once(update, context, refused=(
+                access.TELEGRAM_INACTIVE, INACTIVE, person)):
+            return
         if update.callback_query:
             await update.callback_query.answer()
         await chat.send_message(INACTIVE)
@@ -110,7 +116,8 @@ async def on_update(update: Update, context: Ctx) -> None:
     if state is None:
         if text and await _catch_up_answer(update, context, person, text):
             return
-        await chat.send_message("Send /menu to see what I can do.", reply_markup=None)
+        if await handled_once(update, context):
+            await chat.send_message("Send /menu to see what I can do.", reply_markup=None)
         return
     await conversation.continue_form(update, context, person, state, _answer_of(message))
 
@@ -149,11 +156,28 @@ def _answer_of(message: Any) -> Answer:
     return Answer(other="message of that kind")
 
 
+async def handled_once(update: Update, context: Ctx,
+                       refused: tuple[str, str, Person | None] | None = None) -> bool:
+    """For an answer that changes no record (help, the menu, a refusal, a stale button):
+    record the update as handled — and audit the refusal, `(action, sentence, person)` — before
+    answering, so a redelivered update is not answered twice. False when another delivery of
+    the same update got there first: then say nothing."""
+    try:
+        async with context.services.db.transaction() as s:
+            await updates.mark_processed(s, f"tg:{update.update_id}")
+            if refused is not None:
+                action, sentence, person = refused
+                access.record_refused_entry(s, action, reason=sentence, actor=person,
+                                            caller=f"telegram user {update.effective_user.id}")
+    except (Conflict, IntegrityError):
+        return False
+    return True
+
+
 async def _stranger(update: Update, context: Ctx, text: str | None) -> None:
-    """Only `/start <valid code>` gets anything beyond one polite sentence."""
+    """Only `/start <valid code>` gets anything beyond one polite sentence. Every refusal is
+    audited (who knocked, never what they wrote)."""
     chat = update.effective_chat
-    if update.callback_query:
-        await update.callback_query.answer()
     parts = (text or "").split()
     if len(parts) == 2 and parts[0].split("@")[0] == "/start":
         services = context.services
@@ -164,17 +188,27 @@ async def _stranger(update: Update, context: Ctx, text: str | None) -> None:
                                                        telegram_id=update.effective_user.id,
                                                        now=services.clock())
         except Refused as refusal:
-            await chat.send_message(refusal.sentence)
+            if await handled_once(update, context, refused=(
+                    access.TELEGRAM_STRANGER, refusal.sentence, None)):
+                await chat.send_message(refusal.sentence)
             return
         await chat.send_message(f"Welcome, {person.name}! Your account is linked to the "
                                 f"{services.scheme.name}.\n\n{HELP}", reply_markup=menu_markup())
         return
+    if not await handled_once(update, context, refused=(access.TELEGRAM_STRANGER, STRANGER,
+                                                         None)):
+        return
+    if update.callback_query:
+        await update.callback_query.answer()
     await chat.send_message(STRANGER)
 
 
 async def _on_command(update: Update, context: Ctx, person: Person, text: str) -> None:
     command = text.split()[0][1:].split("@")[0].lower()
     chat = update.effective_chat
+    if command not in FORM_COMMANDS and command != "cancel" \
+            and not await handled_once(update, context):
+        return  # an answer that changes nothing, already given to this update
     if command == "start":
         await chat.send_message(f"You're already linked, {person.name}. What would you like to "
                                 "do?", reply_markup=menu_markup())
@@ -220,6 +254,9 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
     raw = query.data or ""
     if raw.startswith("m|"):
         action = raw[2:]
+        if action not in FORM_COMMANDS and action != "discard" \
+                and not action.startswith("correct|") and not await handled_once(update, context):
+            return
         await query.answer()
         if action == "mine":
             await show_mine(update, context, person)
@@ -247,8 +284,9 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
     parsed = render.parse_data(raw)
     ctx = conversation.form_context(context, person, update)
     state = await conversation.load(ctx)
-    if parsed is None:
-        await query.answer(conversation.STALE_BUTTON)
+    if parsed is None or state is None or parsed[0] != state["seq"]:
+        if await handled_once(update, context):
+            await query.answer(conversation.STALE_BUTTON)
         return
     await conversation.on_button(update, context, person, state, *parsed)
 
@@ -260,8 +298,9 @@ async def _correct(update: Update, context: Ctx, person: Person, engagement_id: 
     try:
         answers = await flows.correction_answers(ctx, int(engagement_id))
     except (ValueError, Refused) as problem:
-        await update.effective_chat.send_message(
-            getattr(problem, "sentence", "That engagement can't be found."))
+        if await handled_once(update, context):
+            await update.effective_chat.send_message(
+                getattr(problem, "sentence", "That engagement can't be found."))
         return
     state = engine.new_state(form)
     state["answers"] = answers
@@ -316,7 +355,8 @@ async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:
                                    now=context.services.clock())
     except (ValueError, Refused) as problem:
         sentence = getattr(problem, "sentence", "That button is no longer valid.")
-        await query.answer(sentence[:190], show_alert=True)
+        if await handled_once(update, context):
+            await query.answer(sentence[:190], show_alert=True)
         return
     await query.answer("Thanks — noted.")
     await conversation._close(query.message, f"{query.message.text}\n→ You said: {answer}")
