@@ -15,7 +15,15 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox
     running = start_sandbox(tmp_path_factory.mktemp("sandbox"), "--reset")
     yield running
     code = running.stop()
-    assert code == 0, f"the sandbox exited with {code}:\n{running.output()[-4000:]}"
+    output = running.output()
+    assert code == 0, f"the sandbox exited with {code}:\n{output[-4000:]}"
+    # What people typed and the tokens stay out of the console (DESIGN §7), stack traces too.
+    from bot.emulators.telegram import DEFAULT_TOKEN
+    from bot.sandbox.sandbox import SLACK_BOT_TOKEN
+
+    for secret in (DEFAULT_TOKEN, SLACK_BOT_TOKEN, "Traceback", "skatepark", "Skatepark",
+                   "pwned", "who locks up"):
+        assert secret not in output, f"the sandbox's console shows {secret!r}"
 
 
 @pytest.fixture(scope="module")

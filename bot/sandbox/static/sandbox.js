@@ -173,7 +173,7 @@ function telegramText(text, parseMode) {
   if (parseMode === "HTML") {
     let safe = esc(text);
     safe = safe.replace(/&lt;(\/?)(b|strong|i|em|u|ins|s|strike|del|code|pre|blockquote|tg-spoiler)&gt;/g, "<$1$2>");
-    safe = safe.replace(/&lt;a href=&quot;(https?:\/\/[^&"]+)&quot;&gt;/g, '<a href="$1" target="_blank" rel="noopener">');
+    safe = safe.replace(/&lt;a href=&quot;(https?:\/\/(?:[^&"\s]|&amp;)+)&quot;&gt;/g, '<a href="$1" target="_blank" rel="noopener">');
     return safe.replace(/&lt;\/a&gt;/g, "</a>");
   }
   if (parseMode && parseMode.startsWith("Markdown")) {
