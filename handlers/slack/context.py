@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.slack.blocks import esc
 from handlers.slack.modals import notice_view
 from storage.db import Database
 from storage.errors import NotAllowed
@@ -108,15 +109,17 @@ async def check(svc: SlackServices, person: Person, action: Action, *,
 
 async def tell(respond: AsyncRespond | None, client: AsyncWebClient, body: dict[str, Any],
                sentence: str) -> None:
-    """Say one sentence to the person who acted, and to nobody else."""
+    """Say one sentence to the person who acted, and to nobody else. The sentence may carry
+    names people typed (who decided, an applicant), so it is escaped for mrkdwn here."""
     user = body.get("user", {}).get("id") or body.get("user_id")
+    text = esc(sentence)
     try:
         if respond is not None and (body.get("response_url") or body.get("response_urls")):
-            await respond(text=sentence, response_type="ephemeral", replace_original=False)
+            await respond(text=text, response_type="ephemeral", replace_original=False)
             return
         channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
         if channel and user:
-            await client.chat_postEphemeral(channel=channel, user=user, text=sentence)
+            await client.chat_postEphemeral(channel=channel, user=user, text=text)
             return
         trigger = body.get("trigger_id")
         if trigger:

@@ -20,6 +20,7 @@ from handlers.slack.context import (STRANGER, Duplicate, SlackServices, check, o
                                     who)
 from handlers.slack.home import home_view
 from handlers.slack.listeners.actions import MEETING_CANCEL, MEETING_SCHEDULE
+from scheduler.digest import post_digest
 from storage.errors import Refused
 from storage.exports import EXTRACTS, extract_rows
 from storage.models import Person
@@ -38,7 +39,6 @@ HELP = ("*/ambassadors* — the Community Ambassador scheme from Slack\n"
         "• `join CODE` — link your Slack account with an invite code\n"
         "• `help` — this list\n"
         "Open the app's *Home* tab for the scheme at a glance.")
-DIGEST_UNAVAILABLE = "The digest isn't available yet — it arrives with the schedules."
 
 
 async def ambassadors(ack, body, command, context, client, respond) -> None:
@@ -80,7 +80,7 @@ async def join(svc: SlackServices, command: dict[str, Any], respond: Any, client
     except Duplicate:
         return
     except Refused as refusal:
-        await respond(text=refusal.sentence, response_type="ephemeral")
+        await respond(text=esc(refusal.sentence), response_type="ephemeral")
         return
     await respond(text=f"Welcome, {esc(person.name)} — your Slack account is linked. Open the "
                        "app's Home tab to get started.", response_type="ephemeral")
@@ -112,7 +112,7 @@ async def stats(svc: SlackServices, person: Person, command: dict[str, Any], res
     """This week and this quarter, by area."""
     refusal = await check(svc, person, Action.SEE_ALL)
     if refusal:
-        await respond(text=refusal, response_type="ephemeral")
+        await respond(text=esc(refusal), response_type="ephemeral")
         return
     now = svc.now()
     week = office.week_start(now, svc.scheme)
@@ -136,7 +136,7 @@ async def invite(svc: SlackServices, person: Person, command: dict[str, Any], re
     """Open the invite modal."""
     refusal = await check(svc, person, Action.INVITE, target_type="invites")
     if refusal:
-        await respond(text=refusal, response_type="ephemeral")
+        await respond(text=esc(refusal), response_type="ephemeral")
         return
     await client.views_open(trigger_id=command["trigger_id"], view=modals.invite_view(svc.scheme))
 
@@ -146,7 +146,7 @@ async def meetings_list(svc: SlackServices, person: Person, command: dict[str, A
     """The meetings coming up, with replies so far; schedule or cancel from here."""
     refusal = await check(svc, person, Action.MANAGE_MEETINGS, target_type="meetings")
     if refusal:
-        await respond(text=refusal, response_type="ephemeral")
+        await respond(text=esc(refusal), response_type="ephemeral")
         return
     if args and args[0].lower() in ("schedule", "new", "add"):
         await client.views_open(trigger_id=command["trigger_id"], view=modals.meeting_view())
@@ -156,7 +156,8 @@ async def meetings_list(svc: SlackServices, person: Person, command: dict[str, A
         coming = await office.upcoming_meetings(s, svc.now())
     blocks: list[dict[str, Any]] = [header("Meetings coming up")]
     for m in coming:
-        replies = ", ".join(f"{count} {answer}" for answer, count in sorted(m.answers.items()))
+        replies = ", ".join(f"{count} {esc(answer)}"
+                            for answer, count in sorted(m.answers.items()))
         kind = "Quarterly meeting" if m.kind == "quarterly" else "Catch-up"
         blocks.append({"type": "section", "block_id": f"meeting_row:{m.id}",
                        "text": {"type": "mrkdwn", "text": (
@@ -185,7 +186,7 @@ async def export(svc: SlackServices, person: Person, command: dict[str, Any], re
     """The office's CSV extracts, uploaded to the requester's DM (administrators only)."""
     refusal = await check(svc, person, Action.EXPORT)
     if refusal:
-        await respond(text=refusal, response_type="ephemeral")
+        await respond(text=esc(refusal), response_type="ephemeral")
         return
     wanted = [a.lower() for a in args if a.lower() in EXTRACTS] or list(EXTRACTS)
     uploads = []
@@ -204,26 +205,18 @@ async def export(svc: SlackServices, person: Person, command: dict[str, Any], re
 
 async def digest(svc: SlackServices, person: Person, command: dict[str, Any], respond: Any,
                  client: Any, args: list[str]) -> None:
-    """Post the weekly digest now (once the schedules issue provides it)."""
+    """Post last week's digest now, to the digest channel and the Commissioner (through the
+    outbox, like the Monday one); once per command even if Slack delivers it twice."""
     refusal = await check(svc, person, Action.SEE_ALL)
     if refusal:
-        await respond(text=refusal, response_type="ephemeral")
-        return
-    try:
-        from scheduler.digest import post_digest  # written by the schedules issue
-    except ImportError:
-        await respond(text=DIGEST_UNAVAILABLE, response_type="ephemeral")
+        await respond(text=esc(refusal), response_type="ephemeral")
         return
     try:
         async with once(svc, f"slack:cmd:{command.get('trigger_id', '')}"):
             pass
-        await post_digest(svc.db, svc.scheme, now=svc.now(),
-                          chart_dir=svc.extra.get("chart_dir"))
     except Duplicate:
         return
-    except ImportError:
-        await respond(text=DIGEST_UNAVAILABLE, response_type="ephemeral")
-        return
+    await post_digest(svc.db, svc.scheme, now=svc.now(), chart_dir=svc.extra.get("chart_dir"))
     await respond(text="The digest for last week is on its way to the digest channel and to "
                        "the Commissioner.", response_type="ephemeral")
 
