@@ -1,4 +1,5 @@
-"""The command line (DESIGN §6): migrate, invite, people, export, erase, run, digest, sandbox."""
+"""The command line (DESIGN §6): migrate, invite, people, export, erase, run, digest,
+retention, sandbox."""
 
 from __future__ import annotations
 
@@ -227,10 +228,53 @@ def run() -> None:
 
 
 @app.command()
-def digest(now: bool = typer.Option(False, "--now", help="Post the weekly digest now")) -> None:
-    """Post the Commissioner's weekly digest."""
-    typer.echo("The weekly digest is not yet available in this version.", err=True)
-    raise typer.Exit(1)
+def digest(now: bool = typer.Option(False, "--now", help="Post it now (to the digest channel "
+                                    "and each Commissioner)"),
+           week: str | None = typer.Option(None, "--week", help="Which week: 2026-W47 or any "
+                                           "date in it (default: the last complete week)"),
+           dry_run: bool = typer.Option(False, "--dry-run", help="Print it; post nothing")
+           ) -> None:
+    """The Commissioner's weekly digest: print it (--dry-run) or post it now (--now)."""
+    from scheduler.digest import parse_week, post_digest
+
+    if now == dry_run:
+        typer.echo("Say --now to post the digest, or --dry-run to print it without posting.",
+                   err=True)
+        raise typer.Exit(2)
+    try:
+        monday = parse_week(week) if week else None
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    settings = _settings()
+
+    async def work(db: Database, scheme: Scheme) -> str:
+        return await post_digest(db, scheme, monday, dry_run,
+                                 chart_dir=settings.media_dir / "charts")
+
+    text = _run(work)
+    typer.echo(text)
+    if not dry_run:
+        typer.echo("\nQueued for the digest channel and each Commissioner; a running bot sends "
+                   "it within seconds.", err=True)
+
+
+@app.command()
+def retention(dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be "
+                                           "removed; remove nothing")) -> None:
+    """Remove what is past the scheme's retention periods (the daily job does this too)."""
+    from scheduler.retention import enforce_retention
+
+    async def work(db: Database, scheme: Scheme) -> str:
+        plan = await enforce_retention(db, scheme, dry_run=dry_run)
+        summary = plan.summary(scheme)
+        if dry_run and not plan.empty:
+            summary = summary.replace("Retention: ", "Retention would remove: ", 1)
+        elif not plan.empty:
+            summary = summary.replace("Retention: ", "Retention removed: ", 1)
+        return summary
+
+    typer.echo(_run(work))
 
 
 @app.command()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import text
@@ -15,14 +18,55 @@ from telegram.ext import Application
 from bot.metrics import Metrics
 from storage.db import Database
 from storage.operations import access
+from storage.operations import health
 
 log = logging.getLogger(__name__)
 MAX_UPDATE_BYTES = 1_000_000
 
 
-def telegram_webhook(application: Application, secret: str) -> Callable[
-        [web.Request], Awaitable[web.Response]]:
-    """Telegram's POSTs: the secret header must match, or nothing is processed (403)."""
+class Intake:
+    """Whether this process still takes updates, and how many it is handling now. SIGTERM
+    closes it: Telegram and Slack are then told 503 and deliver again (to another worker, or
+    to this one after its restart), while what is in flight finishes."""
+
+    def __init__(self) -> None:
+        self.open = True
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[None]:
+        self.in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self._idle.set()
+
+    async def close(self, timeout: float) -> bool:
+        """Stop taking updates; wait up to `timeout` s for those in flight. True if all done."""
+        self.open = False
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+def telegram_webhook(application: Application, secret: str, intake: Intake | None = None
+                     ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Telegram's POSTs: the secret header must match, or nothing is processed (403).
+
+    The update is handled before the answer: Telegram sends a chat's next update only after
+    this one is answered, so with several workers behind a load balancer one person's messages
+    are still handled in the order they were sent (with the chat's lock across processes, see
+    storage/locks.py). A failure answers 500 and Telegram delivers it again; the update's key
+    makes a second delivery harmless.
+    """
+    intake = intake or Intake()
 
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
@@ -32,12 +76,20 @@ def telegram_webhook(application: Application, secret: str) -> Callable[
             return web.Response(status=403, text="forbidden")
         if (request.content_length or 0) > MAX_UPDATE_BYTES:
             return web.Response(status=413, text="too large")
+        if not intake.open:
+            return web.Response(status=503, text="stopping")
         try:
             data = json.loads(await request.read())
             update = Update.de_json(data, application.bot)
         except (ValueError, TypeError, KeyError):
             return web.Response(status=400, text="not an update")
-        await application.update_queue.put(update)
+        with intake.handling():
+            try:
+                await application.update_processor.process_update(
+                    update, application.process_update(update))
+            except Exception:  # noqa: BLE001 — answered 500 so that Telegram delivers it again
+                log.exception("telegram update %s failed", update.update_id)
+                return web.Response(status=500, text="failed")
         return web.Response(text="ok")
 
     return receive
@@ -57,17 +109,53 @@ async def _audit_refused_webhook(application: Application, request: web.Request)
         log.warning("could not audit a refused webhook call: %s", type(error).__name__)
 
 
-def healthz(db: Database) -> Callable[[web.Request], Awaitable[web.Response]]:
+# The oldest due outbox message may wait this long before the process reports itself unhealthy.
+MAX_OUTBOX_LAG_SECONDS = 300.0
+HEALTH_TIMEOUT_SECONDS = 5.0
+
+
+def healthz(db: Database, *, schedules: Any = None, leader_lock_key: int | None = None,
+            max_outbox_lag: float = MAX_OUTBOX_LAG_SECONDS
+            ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """200 when the database answers, the outbox is keeping up and some process leads the
+    schedules; otherwise 503 with the reason. A database that hangs is a 503 after 5 s."""
+
     async def check(request: web.Request) -> web.Response:
+        report: dict[str, Any] = {"ok": True}
         try:
-            async with db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+                async with db.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                    report["outbox_lag_seconds"] = round(await health.outbox_lag_seconds(conn), 1)
+                    report["scheduler_leader"] = await _leader(conn)
+        except TimeoutError:
+            return _unhealthy(report, f"database did not answer within "
+                                      f"{HEALTH_TIMEOUT_SECONDS:.0f} s")
         except Exception as error:  # noqa: BLE001 — any failure means unhealthy, said plainly
-            return web.json_response({"ok": False, "reason": f"database unreachable: "
-                                      f"{type(error).__name__}"}, status=503)
-        return web.json_response({"ok": True})
+            return _unhealthy(report, f"database unreachable: {type(error).__name__}")
+        if report["outbox_lag_seconds"] > max_outbox_lag:
+            return _unhealthy(report, f"outbox: a message has waited "
+                                      f"{report['outbox_lag_seconds']:.0f} s to be sent")
+        if report["scheduler_leader"] == "none":
+            return _unhealthy(report, "schedules: no process is leading them")
+        return web.json_response(report)
+
+    async def _leader(conn: Any) -> str:
+        if schedules is None:
+            return "not run by this process"
+        if schedules.is_leader:
+            return "this process"
+        if db.dialect == "postgresql" and leader_lock_key is not None \
+                and await health.advisory_lock_held(conn, leader_lock_key):
+            return "another process"
+        return "none"
 
     return check
+
+
+def _unhealthy(report: dict[str, Any], reason: str) -> web.Response:
+    report.update(ok=False, reason=reason)
+    return web.json_response(report, status=503)
 
 
 def metrics_endpoint(metrics: Metrics) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (AsyncEngine, AsyncSession, async_sessionmake
 
 from storage.errors import NotAllowed
 from storage.models import AuditEvent
+from storage.outbox import QUEUED
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class Database:
         self._turn: asyncio.Lock | None = None
         self._turn_loop: asyncio.AbstractEventLoop | None = None
         self._turn_owner: asyncio.Task[Any] | None = None
+        # Called after a transaction that queued outbox rows commits (the dispatcher's wake).
+        self.outbox_listeners: list[Callable[[], None]] = []
 
     @property
     def dialect(self) -> str:
@@ -91,6 +94,9 @@ class Database:
             except NotAllowed as refusal:
                 await self._audit_refusal(refusal)
                 raise
+        if session.info.get(QUEUED):
+            for listener in self.outbox_listeners:
+                listener()
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:

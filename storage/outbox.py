@@ -17,6 +17,7 @@ from storage.scheme import Scheme
 
 TELEGRAM = "telegram"
 SLACK = "slack"
+QUEUED = "outbox_queued"
 
 
 def person_address(person: Person) -> tuple[str, str] | None:
@@ -28,13 +29,20 @@ def person_address(person: Person) -> tuple[str, str] | None:
     return None
 
 
+def queue_row(session: AsyncSession, row: Outbox) -> None:
+    session.add(row)
+    # Database.transaction reads this after the commit and tells whoever delivers the outbox
+    # (the dispatcher) to look now rather than at its next poll.
+    session.info[QUEUED] = True
+
+
 def to_channel(session: AsyncSession, scheme: Scheme, channel_key: str, event: str, text: str,
                *, data: dict[str, Any] | None = None, ref: str | None = None,
                replaces_ref: str | None = None) -> Outbox:
     """Queue a post to one of the scheme's Slack channels (engagements, alerts, ...)."""
     row = Outbox(transport=SLACK, destination=getattr(scheme.channels, channel_key), event=event,
                  payload={"text": text, **(data or {})}, ref=ref, replaces_ref=replaces_ref)
-    session.add(row)
+    queue_row(session, row)
     return row
 
 
@@ -49,5 +57,5 @@ def to_person(session: AsyncSession, person: Person, event: str, text: str, *,
     transport, destination = address
     row = Outbox(transport=transport, destination=destination, event=event,
                  payload={"text": text, **(data or {})}, ref=ref, replaces_ref=replaces_ref)
-    session.add(row)
+    queue_row(session, row)
     return row

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from storage.models import (Area, Engagement, EngagementStatus, Feedback, FollowUp,
                             FollowUpStatus, GrantRecommendation, GrantStatus, Media, Meeting,
                             MeetingRsvp, Outbox, Person)
+from storage import outbox
 from storage.outbox import SLACK
 from storage.operations.people import the_fund
 from storage.scheme import Scheme
@@ -252,7 +253,7 @@ async def queue_media_refresh(session: AsyncSession, scheme: Scheme, media_id: i
                  payload={"text": f"{media.kind.capitalize()} for "
                                   f"{data['title']}: {line}", **data},
                  replaces_ref=f"media:{media.id}:media")
-    session.add(row)
+    outbox.queue_row(session, row)
     await session.flush()
     return row
 
@@ -262,7 +263,7 @@ async def queue_slack_dm(session: AsyncSession, slack_id: str, event: str, text:
     """A message to a Slack DM whatever app the person usually uses (a reply to their DM)."""
     row = Outbox(transport=SLACK, destination=slack_id, event=event,
                  payload={"text": text, **(data or {})})
-    session.add(row)
+    outbox.queue_row(session, row)
     await session.flush()
     return row
 

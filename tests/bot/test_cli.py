@@ -17,8 +17,11 @@ from tests.storage.test_migrations import _fresh_pg_database
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(url: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(url: str, *args: str, input: str | None = None,
+        media_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": url, "SCHEME_FILE": ""}
+    if media_dir is not None:
+        env["MEDIA_DIR"] = str(media_dir)
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, text=True,
                           capture_output=True, input=input, timeout=120)
 

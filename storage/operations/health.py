@@ -1,0 +1,35 @@
+"""What /healthz reads (DESIGN §10): the outbox's lag and whether some process leads the
+schedules. Plain reads on a connection the caller opened, so a dead database fails fast there."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.models import Outbox, OutboxStatus, utcnow
+
+
+async def outbox_lag_seconds(connection: AsyncConnection, *,
+                             now: dt.datetime | None = None) -> float:
+    """How long the oldest message that is due has been waiting (0 when none is due)."""
+    now = now or utcnow()
+    oldest = await connection.scalar(
+        select(func.min(Outbox.next_attempt_at))
+        .where(Outbox.status == OutboxStatus.PENDING.value, Outbox.next_attempt_at <= now))
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # SQLite hands back naive UTC through a plain connection
+        oldest = oldest.replace(tzinfo=dt.UTC)
+    return max((now - oldest).total_seconds(), 0.0)
+
+
+async def advisory_lock_held(connection: AsyncConnection, key: int) -> bool:
+    """PostgreSQL: whether any session holds the session-level advisory lock `key`."""
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    held = await connection.scalar(
+        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+             "AND classid = :high AND objid = :low AND objsubid = 1"),
+        {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF})
+    return bool(held)
