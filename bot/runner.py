@@ -90,7 +90,8 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
             db, scheme, token=slack_token,
             signing_secret=secret.get_secret_value() if secret else "",
             api_base_url=settings.slack_api_base_url, session=slack_session,
-            telegram_bot_username=services.bot_username, chart_dir=settings.media_dir / "charts")
+            telegram_bot_username=services.bot_username, chart_dir=settings.media_dir / "charts",
+            media_processor=processor)
         if settings.slack_app_token:   # Socket Mode: no public URL needed
             slack_socket = socket_mode_handler(slack_app,
                                                settings.slack_app_token.get_secret_value())

@@ -215,6 +215,9 @@ async def take_answer(form: Form, state: dict[str, Any], answer: Answer,
     """Validate and store an answer to the current field. Returns a refusal sentence (the
     question is then asked again) or None when the form moved on."""
     current = form.field(state["step"])
+    if current.optional and answer.text is not None and \
+            answer.text.strip().strip(".!").casefold() in SKIP_WORDS:
+        return skip(form, state)   # typing "skip" works wherever the Skip button would
     try:
         value = await _parse(current, state, answer, ctx)
     except InvalidInput as refusal:
@@ -233,6 +236,7 @@ async def take_answer(form: Form, state: dict[str, Any], answer: Answer,
 
 
 _PENDING = object()
+SKIP_WORDS = frozenset({"skip", "skip it", "skip ▶"})
 
 
 async def _parse(current: Field, state: dict[str, Any], answer: Answer,
