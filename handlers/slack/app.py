@@ -18,13 +18,16 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import IntegrityError
 
-from handlers.slack.context import SORRY, SlackServices
+from handlers.slack.context import SORRY, SlackServices, action_key, view_key
 from handlers.slack.listeners import register_listeners
 from handlers.slack.render import register_all
 from storage.db import Database
-from storage.operations import access
+from storage.errors import Conflict
+from storage.operations import access, updates
 from storage.models import utcnow
 from storage.scheme import Scheme
 
@@ -57,10 +60,48 @@ def build_slack_app(db: Database, scheme: Scheme, *, token: str, signing_secret:
     # The dispatcher (scheduler/) sends the office's posts with these renderers.
     register_all(scheme.timezone)
     app.use(attach_services)
+    app.use(_drop_repeats)
     _SERVICES[app] = svc
     app.error(_on_error)
     register_listeners(app)
     return app
+
+
+def request_key(body: dict[str, Any]) -> str | None:
+    """What names one request across Slack's retries of it (they carry the same body)."""
+    kind = body.get("type")
+    if kind == "block_actions":
+        return action_key(body)
+    if kind == "view_submission":
+        return view_key(body.get("view") or {})
+    if kind == "event_callback":
+        return f"slack:evt:{body.get('event_id', '')}"
+    if body.get("command") and body.get("trigger_id"):
+        return f"slack:cmd:{body['trigger_id']}"
+    return None
+
+
+async def _drop_repeats(body: dict[str, Any], req: Any, context: Any,
+                        next: Callable[[], Awaitable[Any]]) -> Any:
+    """Slack delivers a request again (X-Slack-Retry-Num) when it thinks the first went
+    unanswered. Every first delivery is noted on arrival, so a retry of one that arrived is
+    acknowledged and dropped: its effect is recorded already (or in hand), and its answer —
+    a refusal, a list, a modal — was given once. A view submission is the exception: Slack
+    shows the person the answer to the retry, so it runs again, and its records stay single
+    because the submission's own key is stored with them."""
+    key = request_key(body)
+    if key is None:
+        return await next()
+    svc: SlackServices = context["services"]
+    arrived = f"slack:in:{key}"[:120]
+    retry = bool((req.headers or {}).get("x-slack-retry-num"))
+    try:
+        async with svc.db.transaction() as s:
+            await updates.mark_processed(s, arrived)
+    except (Conflict, IntegrityError):
+        if retry and body.get("type") != "view_submission":
+            return BoltResponse(status=200, body="")
+    return await next()
 
 
 async def _on_error(error: Exception, body: dict[str, Any], context: Any) -> None:
