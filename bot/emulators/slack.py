@@ -1048,6 +1048,16 @@ class SlackEmulator:
         """Every registered user."""
         return list(self._users.values())
 
+    def user_file(self, user_id: str, name: str, content: bytes) -> dict[str, Any]:
+        """A file ``user_id`` attached in a modal's file input, as Slack reports it in the
+        view's state (pass it in ``submit_view(values={block: [file]})``)."""
+        self.user(user_id)
+        file_id = f"F{next(self._counter):010d}"
+        file = SlackFile(file_id, name, name, len(content), user_id, int(self.clock()),
+                         f"{self.url}/files/{file_id}/{name}", content=content)
+        self.files[file_id] = file
+        return file.to_payload()
+
     # ---------------------------------------------------------------- what the workspace shows
 
     def messages(self, channel: str, *, thread_ts: str | None = None) -> list[SlackMessage]:
@@ -1618,6 +1628,10 @@ class SlackEmulator:
         return web.Response(text=f"OK - {len(content)}", content_type="text/plain")
 
     async def _handle_file_download(self, request: web.Request) -> web.Response:
+        """url_private: Slack serves a file only with a token in the Authorization header."""
+        token = _bearer(request)
+        if token is None or not hmac.compare_digest(token, self.bot_token):
+            return web.Response(status=403, text="not authorised")
         file = self.files.get(request.match_info["file_id"])
         if file is None or file.content is None:
             return web.Response(status=404, text="file not found")

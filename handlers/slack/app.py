@@ -24,11 +24,13 @@ from sqlalchemy.exc import IntegrityError
 
 from handlers.slack.context import SORRY, SlackServices, action_key, view_key
 from handlers.slack.listeners import register_listeners
+from handlers.slack.media import slack_media_intake
 from handlers.slack.render import register_all
 from storage.db import Database
 from storage.errors import Conflict
-from storage.operations import access, updates
+from storage.media import PhotoProcessor
 from storage.models import utcnow
+from storage.operations import access, updates
 from storage.scheme import Scheme
 
 log = logging.getLogger(__name__)
@@ -42,16 +44,21 @@ def build_slack_app(db: Database, scheme: Scheme, *, token: str, signing_secret:
                     clock: Callable[[], dt.datetime] = utcnow,
                     session: aiohttp.ClientSession | None = None,
                     telegram_bot_username: str = "AmbassadorBot",
-                    chart_dir: Path | None = None) -> AsyncApp:
+                    chart_dir: Path | None = None,
+                    media_processor: PhotoProcessor | None = None) -> AsyncApp:
     """The app with every listener registered. Pass one shared aiohttp `session` (made in
     bot/, closed there on stop) so the Web API client reuses its connections; `chart_dir`
-    is where "digest now" writes its chart (the digest's default when None)."""
+    is where "digest now" writes its chart (the digest's default when None);
+    `media_processor` (storage/media's, shared with Telegram) lets ambassadors send photos
+    from Slack too (without it the Photos form points them to Telegram)."""
     client = AsyncWebClient(token=token, base_url=api_base_url, session=session)
     # Only `client=`: Bolt warns when given both a client and a token.
     app = AsyncApp(client=client, signing_secret=signing_secret)
     svc = SlackServices(db=db, scheme=scheme, clock=clock,
                         telegram_bot_username=telegram_bot_username,
                         extra={"chart_dir": chart_dir})
+    if media_processor is not None:
+        svc.extra["media_intake"] = slack_media_intake(media_processor, client, session)
 
     async def attach_services(context: Any, next: Callable[[], Awaitable[Any]]) -> Any:
         context["services"] = svc

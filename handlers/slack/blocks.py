@@ -20,9 +20,13 @@ MAX_OPTION = 75
 MAX_FALLBACK = 3000
 ELLIPSIS = "…"
 
-# Photos and video are not taken in Slack (yet): the ambassador's phone is where they are.
-PHOTOS_NOTE = ("Photos and video: please send them from Telegram (/photos), where they are "
-               "made safe to publish and attached to the engagement.")
+# Photos and video: the Photos form takes them in Slack too (when this installation has the
+# safe-media pipeline), as /photos does on Telegram.
+PHOTOS_NOTE = ("Photos and video: press 📷 Photos (or use /photos on Telegram); they are made "
+               "safe to publish and attached to the engagement.")
+PHOTOS_UNAVAILABLE = ("Photos can't be received in Slack here: please send them from Telegram "
+                      "(/photos), where they are made safe to publish and attached to the "
+                      "engagement.")
 
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 

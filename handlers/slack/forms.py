@@ -9,10 +9,11 @@ engagement that wasn't pre-notified, a follow-up's detail, mileage or an amount)
 by `dispatch_action` on the choices: picking one rebuilds the modal with views.update, keeping
 what was already typed.
 
-Left out on Slack: photos and video (sent from Telegram, where they are made safe and
-attached to the engagement), and sharing a location (optional everywhere). An expense receipt is a
-Slack file input; its file id is recorded as `slack:<id>`. Modals keep their state in Slack,
-so no draft is saved for them.
+Photos and video come through a file input and go through the same safe-media pipeline as
+Telegram's (handlers/slack/media.py), after the modal has been answered (the pipeline may take
+longer than Slack's 3 seconds). Left out on Slack: sharing a location (optional everywhere).
+An expense receipt is a file input too; its file id is recorded as `slack:<id>`. Modals keep
+their state in Slack, so no draft is saved for them.
 """
 
 from __future__ import annotations
@@ -23,18 +24,24 @@ from typing import Any
 
 from handlers.forms import engine, flows  # noqa: F401  (flows registers the forms)
 from handlers.forms.engine import Answer, Choice, Field, Form, FormContext
-from handlers.slack.blocks import PHOTOS_NOTE, context, esc, option, plain, sections
+from handlers.slack.blocks import (PHOTOS_NOTE, PHOTOS_UNAVAILABLE, context, esc, option,
+                                   plain, sections)
 
 CALLBACK = "ambassador_form"
 FIELD_ACTION_PREFIX = "field_"
-SLACK_FORMS = ("prenotify", "feedback", "grant", "hours", "expenses", "away")
+SLACK_FORMS = ("prenotify", "feedback", "photos", "grant", "hours", "expenses", "away")
 NEEDED = "This one is needed."
+NOTHING_TO_PICK = ("*{label}*: there's nothing to pick from here yet, so this form can't be "
+                   "sent. Please close it and try again once there is.")
+PHOTO_TYPES = ["jpg", "jpeg", "png", "heic", "heif", "webp", "gif", "tiff", "mp4", "mov",
+               "m4v", "3gp"]
+MAX_PHOTOS = 10
 GONE = "That choice is no longer available; please choose again."
 CHECKBOX_LIMIT = 10
 
 
 def supported(f: Field) -> bool:
-    return f.kind != "location" and not (f.kind == "photos" and f.name != "receipt")
+    return f.kind != "location"
 
 
 def _encode(value: Any) -> str:
@@ -95,9 +102,12 @@ async def _element(f: Field, ctx: FormContext, answers: dict[str, Any],
     if f.kind == "date":
         today = ctx.now.astimezone(ctx.scheme.tz).date().isoformat()
         return {"type": "datepicker", "action_id": action_id, "initial_date": raw or today}
-    if f.kind == "photos":
+    if f.kind == "photos" and f.name == "receipt":
         return {"type": "file_input", "action_id": action_id, "max_files": 1,
                 "filetypes": ["jpg", "jpeg", "png", "heic", "pdf"]}
+    if f.kind == "photos":
+        return {"type": "file_input", "action_id": action_id, "max_files": MAX_PHOTOS,
+                "filetypes": PHOTO_TYPES}
     element = {"type": "plain_text_input", "action_id": action_id,
                "multiline": f.kind == "text" and f.max_chars > 200}
     if f.kind == "text":
@@ -124,11 +134,15 @@ async def build_view(form: Form, ctx: FormContext,
     blocks: list[dict[str, Any]] = []
     if form.intro:
         blocks.append(context(esc(form.intro)))
+    blocked = False
     for f in form.fields:
         if not supported(f) or not f.shown(visible):
             continue
         element = await _element(f, ctx, visible, raw.get(f.name))
         if element is None:
+            if not f.optional:
+                blocked = True
+                blocks += sections(NOTHING_TO_PICK.format(label=esc(f.label)))
             continue
         block: dict[str, Any] = {"type": "input", "block_id": f.name, "optional": f.optional,
                                  "label": plain(f.label, 2000), "element": element,
@@ -138,9 +152,15 @@ async def build_view(form: Form, ctx: FormContext,
         blocks.append(block)
     if form.name == "feedback":
         blocks.append(context(PHOTOS_NOTE))
-    return {"type": "modal", "callback_id": CALLBACK, "title": plain(form.title, 24),
-            "submit": plain("Submit", 24), "close": plain("Cancel", 24),
+    view = {"type": "modal", "callback_id": CALLBACK, "title": plain(form.title, 24),
+            "close": plain("Cancel", 24),
             "private_metadata": json.dumps({"form": form.name}), "blocks": blocks}
+    if blocked:
+        # Slack wants a submit button wherever there are inputs: show only why it can't be sent.
+        view["blocks"] = [b for b in blocks if b.get("type") != "input"]
+    else:
+        view["submit"] = plain("Submit", 24)
+    return view
 
 
 def _answers_for_visibility(form: Form, raw: dict[str, Any]) -> dict[str, Any]:
@@ -210,7 +230,9 @@ async def read_answers(form: Form, ctx: FormContext, state_values: dict[str, Any
             answers[f.name] = value
             continue
         if f.kind == "photos":
-            answers[f.name] = [{"file_id": f"slack:{item.get('id')}"} for item in value]
+            answers[f.name] = [{"file_id": f"slack:{item.get('id')}",
+                                "slack_file_id": item.get("id"), "file_name": item.get("name"),
+                                "file_size": item.get("size")} for item in value]
             continue
         text = value
         if f.kind == "date":
@@ -257,9 +279,18 @@ def done_view(form: Form, sentence: str) -> dict[str, Any]:
             "close": plain("Done", 24), "blocks": sections(f"✅ {esc(sentence)}")}
 
 
+def working_view(form: Form) -> dict[str, Any]:
+    """Shown while photos go through the safe-media pipeline (longer than Slack's 3 s)."""
+    return {"type": "modal", "callback_id": "form_working", "title": plain(form.title, 24),
+            "close": plain("Close", 24),
+            "blocks": sections("Making your photos safe to publish… I'll send you a message "
+                               "here in Slack as soon as they're with the office (or if one "
+                               "can't be used). You can close this.")}
+
+
 def unsupported_sentence(name: str) -> str:
     if name == "photos":
-        return PHOTOS_NOTE
+        return PHOTOS_UNAVAILABLE
     return "That form isn't available here."
 
 

@@ -377,7 +377,7 @@ def weekly_digest(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
 
 
 FORM_BUTTONS = (("📅 Pre-notify", "prenotify"), ("📝 Feedback", "feedback"),
-                ("💷 Grant", "grant"), ("⏱ Hours", "hours"), ("🧾 Expenses", "expenses"),
+                ("📷 Photos", "photos"), ("💷 Grant", "grant"), ("⏱ Hours", "hours"), ("🧾 Expenses", "expenses"),
                 ("🌴 Away", "away"))
 
 

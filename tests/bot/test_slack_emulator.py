@@ -223,7 +223,10 @@ async def test_files_upload_v2_shares_the_file_into_the_channel(emu: SlackEmulat
     message = emu.last_message("#grants")
     assert message.text == "Photos from Ludlow" and message.files[0]["name"] == "hall.jpg"
     async with aiohttp.ClientSession() as session:
-        async with session.get(message.files[0]["url_private"]) as download:
+        async with session.get(message.files[0]["url_private"]) as anonymous:
+            assert anonymous.status == 403  # Slack serves files only with a token
+        async with session.get(message.files[0]["url_private"],
+                               headers={"Authorization": f"Bearer {emu.bot_token}"}) as download:
             assert await download.read() == b"\xff\xd8 photo bytes"
             assert download.content_type == "image/jpeg"
 

@@ -13,12 +13,13 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.forms.engine import FormContext
 from handlers.slack import forms, modals
-from handlers.slack.context import (STRANGER, Duplicate, SlackServices, check, services, tell,
+from handlers.slack.context import (SORRY, STRANGER, Duplicate, SlackServices, check, services, tell,
                                     view_key, who)
 from handlers.slack.home import home_view
 from handlers.slack.render import OPEN_FORM_PREFIX
 from storage.errors import Conflict, Refused
 from storage.models import Person
+from storage.operations import office
 from storage.permissions import Action
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ ALREADY = "Already received — thank you."
 def form_context(svc: SlackServices, person: Person, update_key: str | None = None,
                  ) -> FormContext:
     return FormContext(db=svc.db, scheme=svc.scheme, person=person, now=svc.now(),
-                       update_key=update_key)
+                       update_key=update_key,
+                       services={"media_intake": svc.extra.get("media_intake")})
 
 
 async def open_form(ack, body, context, client, respond) -> None:
@@ -41,7 +43,7 @@ async def open_form(ack, body, context, client, respond) -> None:
         await tell(respond, client, body, STRANGER)
         return
     form = forms.form_for(name)
-    if form is None:
+    if form is None or (name == "photos" and not svc.extra.get("media_intake")):
         await tell(respond, client, body, forms.unsupported_sentence(name))
         return
     action = Action.RECOMMEND_GRANT if name == "grant" else Action.OWN_RECORDS
@@ -98,6 +100,22 @@ async def submit_form(ack, body, view, context, client) -> None:
     if errors:
         await ack(response_action="errors", errors=errors)
         return
+    if form.name == "photos":
+        # The safe-media pipeline may take longer than Slack's 3 seconds: say so at once, and
+        # send the outcome as a direct message through the outbox (a views.update could reach
+        # Slack before it has applied this answer, and be overwritten by it).
+        await ack(response_action="update", view=forms.working_view(form))
+        try:
+            outcome = "✅ " + await form.submit(ctx, answers)
+        except Refused as refusal:
+            outcome = "⚠️ " + refusal.sentence
+        except Exception as error:  # noqa: BLE001 — acked already: the person must hear
+            log.error("photos form failed: %s", type(error).__name__, exc_info=error)
+            outcome = "⚠️ " + SORRY
+        async with svc.db.transaction() as s:
+            await office.queue_slack_dm(s, body["user"]["id"], "form_outcome", outcome)
+        await _refresh_home(client, body["user"]["id"], svc, person)
+        return
     try:
         confirmation = await form.submit(ctx, answers)
     except Duplicate:
@@ -114,8 +132,12 @@ async def submit_form(ack, body, view, context, client) -> None:
             forms.error_block(form, refusal.field, blocks): refusal.sentence})
         return
     await ack(response_action="update", view=forms.done_view(form, confirmation))
+    await _refresh_home(client, body["user"]["id"], svc, person)
+
+
+async def _refresh_home(client, user: str, svc: SlackServices, person: Person) -> None:
     try:
-        await client.views_publish(user_id=body["user"]["id"], view=await home_view(svc, person))
+        await client.views_publish(user_id=user, view=await home_view(svc, person))
     except SlackApiError as error:
         log.info("home not refreshed: %s", error.response.get("error"))
 

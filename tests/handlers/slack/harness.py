@@ -23,6 +23,7 @@ from bot.emulators.telegram import TelegramEmulator
 from handlers.slack.app import build_slack_app, slack_events_handler
 from handlers.slack.render import render
 from storage.db import Database
+from storage.media import MediaStore, PhotoProcessor
 from storage.models import AuditEvent, Outbox, Person, Role, utcnow
 from storage.scheme import Scheme
 from tests.storage.seed import Cast
@@ -151,9 +152,13 @@ async def link_slack_ids(db: Database, cast: Cast) -> None:
 
 
 async def running_office(db: Database, scheme: Scheme, clock: Any = utcnow,
-                         chart_dir: Any = None) -> AsyncIterator[Office]:
+                         chart_dir: Any = None, media_dir: Any = None) -> AsyncIterator[Office]:
+    """`media_dir`: where the safe-media pipeline (on threads) keeps photos sent from Slack;
+    without it the Photos form points ambassadors to Telegram."""
     cast = await Cast.create(db, scheme)
     await link_slack_ids(db, cast)
+    processor = (PhotoProcessor(MediaStore(media_dir), workers=1, executor="thread")
+                 if media_dir is not None else None)
     async with SlackEmulator(bot_token=TOKEN, signing_secret=SECRET) as emu, \
             TelegramEmulator() as telegram, aiohttp.ClientSession() as session:
         telegram.user(cast.ambassador.telegram_id, "Ann")
@@ -166,7 +171,7 @@ async def running_office(db: Database, scheme: Scheme, clock: Any = utcnow,
         app = build_slack_app(db, scheme, token=TOKEN, signing_secret=SECRET,
                               api_base_url=emu.api_base_url, clock=clock, session=session,
                               telegram_bot_username="WestMerciaAmbassadorBot",
-                              chart_dir=chart_dir)
+                              chart_dir=chart_dir, media_processor=processor)
         server = web.Application()
         server.router.add_post("/slack/events", slack_events_handler(app))
         runner = web.AppRunner(server, access_log=None)
@@ -183,6 +188,8 @@ async def running_office(db: Database, scheme: Scheme, clock: Any = utcnow,
         finally:
             await runner.cleanup()
             await bot.shutdown()
+            if processor is not None:
+                await processor.aclose()
 
 
 def _dispatcher(db: Database, scheme: Scheme, client: AsyncWebClient, bot: Bot) -> Any:

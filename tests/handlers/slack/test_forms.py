@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+from PIL import Image
+
 from storage.models import (Engagement, ExpenseClaim, Feedback, GrantRecommendation,
-                            HoursEntry, Outbox, Person, Role)
+                            HoursEntry, Media, Outbox, Person, Role)
 from storage.parsers import over_cap_sentence
-from tests.handlers.slack.harness import BOB, Office
+from tests.handlers.slack.harness import BOB, Office, held_engagement
+from tests.handlers.telegram.test_photos import jpeg_with_gps
 
 TELEGRAM_OVER_CAP = ("£1,000.50 is over the £1,000 limit for a grant. "
                      "Please enter £1,000 or less.")
@@ -167,3 +170,61 @@ async def test_expenses_mileage_and_receipt_hours_prenotify_and_away(office: Off
     assert "after today" in past.errors["until"]
     [bob] = await office.rows(Person, Person.id == office.cast.other_ambassador.id)
     assert bob.away_until is None
+
+
+async def test_photos_from_slack_are_made_safe_and_put_up_for_review(office: Office) -> None:
+    """The Photos form: files attached in the modal go through the same safe-media pipeline as
+    Telegram's (location stripped), one unusable file is named and the rest kept, and the
+    office gets the safe copy with its review buttons."""
+    emu = office.emu
+    engagement_id = await held_engagement(office, "Clun show")
+    ann = office.uid(Role.AMBASSADOR)
+    modal = await open_from_home(office, ann, "photos")
+    assert inputs(modal) == ["engagement", "media", "consent", "children", "caption"]
+    [choice] = [b for b in modal.blocks if b.get("block_id") == "engagement"]
+    assert [o["value"] for o in choice["element"]["options"]] == [str(engagement_id)]
+    stall = emu.user_file(ann, "IMG_0042.jpg", jpeg_with_gps())
+    junk = emu.user_file(ann, "notes.png", b"not an image at all")
+    answers = {"engagement": str(engagement_id), "consent": "Yes", "children": "No",
+               "caption": "<!channel> our stall"}
+    working = await emu.submit_view(ann, values={**answers, "media": [stall, junk]})
+    assert working.errors == {} and "I'll send you a message" in str(emu.views(ann)[-1].blocks)
+    told = await _delivered(office, ann, "office for review")
+    assert "✅ Thank you — 1 item sent to the office for review" in told.text
+    assert "Not used: #2" in told.text
+    [item] = await office.rows(Media)
+    assert (item.engagement_id, item.ambassador_id, item.kind, item.consent_given,
+            item.children_present, item.caption) == (
+        engagement_id, office.cast.ambassador.id, "photo", True, False, "<!channel> our stall")
+    with Image.open(item.safe_path) as safe:
+        assert 0x8825 not in safe.getexif()  # no GPS in what may be published
+        assert safe.size == (900, 1200)      # the phone's orientation applied
+    # Served to the bot only with its token: the download used it.
+    assert emu.calls_to("files.info")
+
+    await office.deliver()
+    channel = office.channel("media")
+    post = next(m for m in emu.messages(channel) if m.blocks)
+    assert [b.text for b in emu.buttons(post)] == ["Approve for use", "Don't use"]
+    assert "&lt;!channel&gt; our stall" in str(post.blocks)
+    [upload] = [m for m in emu.messages(channel) if m.files]
+    assert emu.files[upload.files[0]["id"]].content == open(item.safe_path, "rb").read()
+
+    # Nothing usable: the message says why, and nothing more is recorded.
+    await open_from_home(office, ann, "photos")
+    await emu.submit_view(ann, values={**answers, "media": [
+        emu.user_file(ann, "broken.jpg", b"\xff\xd8\xff broken")]})
+    told = await _delivered(office, ann, "None of those could be used")
+    assert told.text.startswith("⚠️")
+    assert len(await office.rows(Media)) == 1
+
+
+async def test_a_form_with_nothing_to_pick_says_so_and_cannot_be_sent(office: Office) -> None:
+    """Bob has no engagements yet: the Photos form says so instead of failing on submit."""
+    emu = office.emu
+    await emu.send_event(BOB, {"type": "app_home_opened"})
+    home = await emu.wait_for(lambda: emu.home(BOB))
+    await emu.click(BOB, home, "open_form_photos")
+    modal = await emu.wait_for(lambda: emu.views(BOB) and "nothing to pick from" in
+                               str(emu.views(BOB)[-1].blocks) and emu.views(BOB)[-1])
+    assert "submit" not in modal.definition

@@ -47,8 +47,9 @@ async def test_app_home_for_each_role(office: Office) -> None:
     shown = str(ann.blocks)
     assert "Your Community Ambassador records" in shown
     assert "£750 to Bishop's Castle &lt;Youth&gt; &amp; Co: with the commissioner" in shown
-    assert [b.text for b in emu.buttons(ann)] == ["📅 Pre-notify", "📝 Feedback", "💷 Grant",
-                                                  "⏱ Hours", "🧾 Expenses", "🌴 Away"]
+    assert [b.text for b in emu.buttons(ann)] == ["📅 Pre-notify", "📝 Feedback", "📷 Photos",
+                                                  "💷 Grant", "⏱ Hours", "🧾 Expenses",
+                                                  "🌴 Away"]
 
     stranger = await opened(office, STRANGER_ID)
     assert len(stranger.blocks) == 1 and "not part of the Community Ambassador scheme" in \
