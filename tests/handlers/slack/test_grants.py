@@ -10,7 +10,8 @@ from sqlalchemy import update
 
 from storage.models import Fund, FundLedgerEntry, GrantRecommendation, Outbox, Role
 from storage.operations.people import the_fund
-from tests.handlers.slack.harness import (STRANGER_ID, Office, recommend_grant, refer_grant)
+from tests.handlers.slack.harness import (BOB, STRANGER_ID, Office, recommend_grant,
+                                          refer_grant)
 
 SCRUTINY = ["Refer to Commissioner", "Ask for information", "Decline",
             "Add recommendation (deputy)"]
@@ -241,3 +242,26 @@ def _click_payload(emu, user_id: str, message, action_id: str) -> dict:
             "is_enterprise_install": False,
             "actions": [emu._action(block_id, element, None, None, None)],
             **emu._message_context(emu.user(user_id), message)}
+
+
+async def test_a_slack_only_ambassador_hears_the_decision_in_slack(office: Office) -> None:
+    """The ambassador is told on whichever app they use: Bob has only Slack."""
+    from storage.operations import grants
+    emu = office.emu
+    async with office.db.transaction() as s:
+        grant = await grants.do_recommend_grant(
+            s, office.scheme, applicant_organisation="Kington Men's Shed",
+            applicant_contact="Al Price", project="Tools for a repair café",
+            amount_pence=40_000, objectives=["Reassuring West Mercia's communities"],
+            actor=await s.merge(office.cast.other_ambassador))
+    await office.deliver()
+    colin = office.uid(Role.COMMISSIONING)
+    await emu.click(colin, office.last(office.channel("grants")), "grant_decline")
+    await emu.wait_for(lambda: emu.views(colin))
+    await emu.submit_view(colin, values={"reason": "Already funded by the council."})
+    [told] = await office.rows(Outbox, Outbox.event == "grant_news")
+    assert (told.transport, told.destination) == ("slack", BOB)
+    await office.deliver()
+    assert "Already funded by the council." in office.last(BOB).text
+    [grant] = await office.rows(GrantRecommendation, GrantRecommendation.id == grant.id)
+    assert grant.status == "rejected"
