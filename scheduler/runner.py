@@ -149,6 +149,9 @@ class _RunnerExecutor(BaseExecutor):
                 self._run_job_error(job.id, asyncio.CancelledError())
                 return
             error = finished.exception()
+            if isinstance(error, _Abandoned):   # stepped down: the next leader runs it
+                self._run_job_success(job.id, [])
+                return
             if error is not None:
                 self._run_job_error(job.id, error, error.__traceback__)
                 return
@@ -157,6 +160,11 @@ class _RunnerExecutor(BaseExecutor):
                 retval=finished.result())])
 
         task.add_done_callback(done)
+
+
+class _Abandoned(Exception):
+    """A job left unrun because this process stopped leading while the database was away;
+    its next run time was not saved, so whoever leads next runs it."""
 
 
 @dataclass(frozen=True)
@@ -272,7 +280,7 @@ class ScheduleRunner:
             while not self._stopping.is_set():
                 await self._sleep(self.election_interval)
                 await asyncio.wait_for(connection.execute(text("SELECT 1")),
-                                       self.election_interval * 2)
+                                       max(self.election_interval * 2, 5.0))
                 await connection.commit()
         finally:
             self._lock_connection = None
@@ -367,7 +375,9 @@ class ScheduleRunner:
                 break
             except DATABASE_UNAVAILABLE + (DBAPIError,) as error:
                 if self._stopping.is_set() or not self._leading.is_set():
-                    raise
+                    log.warning("%s: %s left for the next leader: the database is "
+                                "unavailable (%s)", self.name, job_id, error)
+                    raise _Abandoned(job_id) from error
                 log.warning("%s: %s could not run, the database is unavailable (%s); trying "
                             "again in %.0f s", self.name, job_id, error, delay)
                 await self._sleep(delay)

@@ -345,3 +345,60 @@ async def test_a_chart_that_cannot_be_attached_leaves_the_post_delivered_with_th
     [row] = await rig.rows()
     assert row.status == "sent" and row.external_id
     assert row.error.startswith("posted, but its file was not attached")
+
+
+# ---- a minute of 429s, and the database going away -----------------------------------------
+
+
+async def test_a_minute_of_429s_loses_nothing_and_keeps_order(rig: Rig) -> None:
+    """Telegram answers 429 (retry_after 20 s) three times running and Slack 429 (Retry-After
+    30 s) twice: a minute on the dispatcher's clock. Each chat waits it out, in order, and
+    tries no sooner than it was told; nothing is lost or sent twice."""
+    moment = [utcnow() + dt.timedelta(seconds=1)]
+    start = moment[0]
+    await rig.queue(*[("telegram", str(ANN), f"ann {i}") for i in range(3)],
+                    *[("slack", ENGAGEMENTS, f"eng {i}") for i in range(2)])
+    rig.tg.faults.flood("sendMessage", retry_after=20, times=3)
+    rig.slack.faults.rate_limit("chat.postMessage", retry_after=30, times=2)
+    dispatcher = rig.dispatcher(clock=lambda: moment[0])
+    seen: list[tuple[float, int, int]] = []
+    while moment[0] - start < dt.timedelta(minutes=3):
+        await dispatcher.run_once()
+        seen.append(((moment[0] - start).total_seconds(), len(rig.telegram_texts(ANN)),
+                     len(rig.slack_texts(ENGAGEMENTS))))
+        if seen[-1][1:] == (3, 2):
+            break
+        moment[0] += dt.timedelta(seconds=5)
+    assert rig.telegram_texts(ANN) == ["ann 0", "ann 1", "ann 2"]
+    assert rig.slack_texts(ENGAGEMENTS) == ["eng 0", "eng 1"]
+    first_ann = min(t for t, ann, _ in seen if ann)
+    first_slack = min(t for t, _, eng in seen if eng)
+    assert 60 <= first_ann <= 75 and 60 <= first_slack <= 75
+    assert {r.status for r in await rig.rows()} == {"sent"}
+    assert [c.status for c in rig.tg.calls_to("sendMessage")] == [429, 429, 429, 200, 200, 200]
+    assert [c.status for c in rig.slack.calls_to("chat.postMessage")] == [429, 429, 200, 200]
+
+
+async def test_the_dispatcher_waits_for_the_database_and_then_delivers(rig: Rig, db,
+                                                                      tmp_path) -> None:
+    """The database goes away with rows waiting and comes back: the running dispatcher logs,
+    keeps going, and delivers every row once, in order."""
+    from tests.scheduler.outage import Outage
+
+    outage = await Outage.on(db, tmp_path)
+    try:
+        rig.db = outage.database
+        await rig.queue(*[("slack", ENGAGEMENTS, f"eng {i}") for i in range(5)])
+        dispatcher = rig.dispatcher(poll_interval=0.05)
+        await outage.cut()
+        task = asyncio.create_task(dispatcher.run())
+        await asyncio.sleep(0.5)
+        assert rig.slack_texts(ENGAGEMENTS) == [] and not task.done()
+        await outage.restore()
+        await rig.slack.wait_for(lambda: len(rig.slack_texts(ENGAGEMENTS)) == 5, 10)
+        await dispatcher.stop()
+        await asyncio.wait_for(task, 5)
+        assert rig.slack_texts(ENGAGEMENTS) == [f"eng {i}" for i in range(5)]
+        assert {r.status for r in await rig.rows()} == {"sent"}
+    finally:
+        await outage.close()
