@@ -207,11 +207,20 @@ class ScheduleRunner:
         self._election: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._leading = asyncio.Event()
+        try:
+            scheme.tz
+        except (ValueError, KeyError) as error:
+            raise ValueError(f"timezone: {scheme.timezone!r} is not a time zone ({error})") \
+                from None
         for spec in jobs:  # a bad schedule stops start-up, naming the key (the scheme also checks)
             try:
-                trigger_for(scheme, spec)
-            except ValueError as error:
-                raise ValueError(f"schedules.{spec.schedule}: {error}") from None
+                trigger = trigger_for(scheme, spec)
+            except (ValueError, KeyError) as error:
+                raise ValueError(f"schedules.{spec.schedule}: not a valid cron schedule "
+                                 f"({error})") from None
+            if trigger.get_next_fire_time(None, self.clock.now()) is None:
+                raise ValueError(f"schedules.{spec.schedule}: "
+                                 f"{getattr(scheme.schedules, spec.schedule)!r} never fires")
 
     # ---- life -----------------------------------------------------------------------------
 

@@ -289,3 +289,23 @@ async def test_leader_hand_over_on_postgresql(db, scheme, runners) -> None:
     assert await a.wait_until_leader(5)
     assert await a.tick() == []                             # and the digest is not re-sent
     assert (await events(db))["weekly_digest"] == 2
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("weekly_digest", "0 8 * * funday", "schedules.weekly_digest: not a valid cron schedule"),
+    ("retention", "30 2 31 2 *", "schedules.retention: '30 2 31 2 *' never fires"),
+    ("timezone", "Europe/Londn", "timezone: 'Europe/Londn' is not a time zone"),
+])
+def test_a_schedule_that_cannot_work_stops_start_up_naming_the_key(scheme, field, value,
+                                                                  expected) -> None:
+    """The scheme file refuses these when it is read; a scheme built another way is refused
+    again by the runner before anything starts."""
+    if field == "timezone":
+        broken = scheme.model_copy(update={"timezone": value})
+    else:
+        broken = scheme.model_copy(update={"schedules": scheme.schedules.model_copy(
+            update={field: value})})
+    with pytest.raises(ValueError) as refused:
+        ScheduleRunner(Database("sqlite+aiosqlite://"), broken,
+                       clock=ManualClock(local(2026, 11, 23, 8, 0)))
+    assert str(refused.value).startswith(expected)
