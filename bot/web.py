@@ -115,22 +115,21 @@ HEALTH_TIMEOUT_SECONDS = 5.0
 
 
 def healthz(db: Database, *, schedules: Any = None, leader_lock_key: int | None = None,
-            max_outbox_lag: float = MAX_OUTBOX_LAG_SECONDS
-            ) -> Callable[[web.Request], Awaitable[web.Response]]:
+            max_outbox_lag: float = MAX_OUTBOX_LAG_SECONDS,
+            timeout: float = HEALTH_TIMEOUT_SECONDS) -> Callable[[web.Request], Awaitable[web.Response]]:
     """200 when the database answers, the outbox is keeping up and some process leads the
-    schedules; otherwise 503 with the reason. A database that hangs is a 503 after 5 s."""
+    schedules; otherwise 503 with the reason. A database that hangs is a 503 after `timeout`."""
 
     async def check(request: web.Request) -> web.Response:
         report: dict[str, Any] = {"ok": True}
         try:
-            async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+            async with asyncio.timeout(timeout):
                 async with db.engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
                     report["outbox_lag_seconds"] = round(await health.outbox_lag_seconds(conn), 1)
                     report["scheduler_leader"] = await _leader(conn)
         except TimeoutError:
-            return _unhealthy(report, f"database did not answer within "
-                                      f"{HEALTH_TIMEOUT_SECONDS:.0f} s")
+            return _unhealthy(report, f"database did not answer within {timeout:g} s")
         except Exception as error:  # noqa: BLE001 — any failure means unhealthy, said plainly
             return _unhealthy(report, f"database unreachable: {type(error).__name__}")
         if report["outbox_lag_seconds"] > max_outbox_lag:
@@ -145,9 +144,11 @@ def healthz(db: Database, *, schedules: Any = None, leader_lock_key: int | None 
             return "not run by this process"
         if schedules.is_leader:
             return "this process"
-        if db.dialect == "postgresql" and leader_lock_key is not None \
-                and await health.advisory_lock_held(conn, leader_lock_key):
-            return "another process"
+        if db.dialect == "postgresql" and leader_lock_key is not None:
+            holder = await health.advisory_lock_holder(conn, leader_lock_key)
+            if holder is not None:   # this process between taking the lock and leading
+                return "this process" if holder == schedules.lock_backend_pid \
+                    else "another process"
         return "none"
 
     return check

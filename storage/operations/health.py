@@ -25,11 +25,10 @@ async def outbox_lag_seconds(connection: AsyncConnection, *,
     return max((now - oldest).total_seconds(), 0.0)
 
 
-async def advisory_lock_held(connection: AsyncConnection, key: int) -> bool:
-    """PostgreSQL: whether any session holds the session-level advisory lock `key`."""
+async def advisory_lock_holder(connection: AsyncConnection, key: int) -> int | None:
+    """PostgreSQL: the backend pid holding the session-level advisory lock `key`, if any."""
     unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
-    held = await connection.scalar(
-        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-             "AND classid = :high AND objid = :low AND objsubid = 1"),
+    return await connection.scalar(
+        text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+             "AND classid = :high AND objid = :low AND objsubid = 1 LIMIT 1"),
         {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF})
-    return bool(held)
