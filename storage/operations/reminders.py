@@ -161,8 +161,8 @@ async def do_remind_meetings(session: AsyncSession, scheme: Scheme, *,
             if which == "day":  # no late week-before reminder after the day-before one
                 await claim_mark(session, f"meeting:{meeting.id}:week:{person.id}", now=now)
             lead = "tomorrow" if which == "day" else "next week"
-            ask = (f"You said you'd come ({answer})." if answer
-                   else "Will you come? Please reply yes, no or maybe.")
+            ask = (f"You said you'd come ({answer}); the buttons below change it." if answer
+                   else "Will you come? Please answer with the buttons below.")
             row = outbox.to_person(
                 session, person, "meeting_reminder",
                 f"Reminder: {meeting.title} is {lead} — {when} at {meeting.place}. {ask}",
