@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 
+from handlers import log_context
 from handlers.slack.context import SORRY, SlackServices, action_key, view_key
 from handlers.slack.listeners import register_listeners
 from handlers.slack.media import slack_media_intake
@@ -62,7 +64,8 @@ def build_slack_app(db: Database, scheme: Scheme, *, token: str, signing_secret:
 
     async def attach_services(context: Any, next: Callable[[], Awaitable[Any]]) -> Any:
         context["services"] = svc
-        return await next()
+        with log_context.handling(f"slack-{uuid.uuid4().hex[:12]}"):
+            return await next()
 
     # The dispatcher (scheduler/) sends the office's posts with these renderers.
     register_all(scheme.timezone)

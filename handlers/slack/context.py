@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers import log_context
 from handlers.slack.blocks import esc
 from handlers.slack.modals import notice_view
 from storage.db import Database
@@ -61,7 +62,9 @@ async def who(svc: SlackServices, slack_id: str | None) -> Person | None:
     if not slack_id:
         return None
     async with svc.db.transaction() as s:
-        return await person_by_slack(s, slack_id)
+        person = await person_by_slack(s, slack_id)
+    log_context.about_person(person.id if person is not None else None)
+    return person
 
 
 class Duplicate(Exception):

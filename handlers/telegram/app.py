@@ -9,6 +9,7 @@ from telegram import BotCommand, Update
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, ContextTypes,
                           TypeHandler)
 
+from handlers import log_context
 from handlers.telegram.context import Ctx, Services
 from handlers.telegram.ordering import ChatOrderedProcessor
 from handlers.telegram.router import on_update
@@ -76,15 +77,16 @@ def update_kind(update: Update) -> str:
 async def measured_update(update: Update, context: Ctx) -> None:
     """The router, counted and timed for /metrics when the process keeps metrics."""
     metrics = context.services.extra.get("metrics")
-    if metrics is None:
-        await on_update(update, context)
-        return
-    started = time.perf_counter()
-    try:
-        await on_update(update, context)
-    finally:
-        metrics.updates.labels(kind=update_kind(update)).inc()
-        metrics.latency.observe(time.perf_counter() - started)
+    with log_context.handling(f"tg-{update.update_id}"):
+        if metrics is None:
+            await on_update(update, context)
+            return
+        started = time.perf_counter()
+        try:
+            await on_update(update, context)
+        finally:
+            metrics.updates.labels(kind=update_kind(update)).inc()
+            metrics.latency.observe(time.perf_counter() - started)
 
 
 async def _on_error(update: object, context: Ctx) -> None:

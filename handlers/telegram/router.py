@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 
+from handlers import log_context
 from handlers.forms import engine, flows  # noqa: F401  (flows registers the forms)
 from handlers.forms.engine import Answer
 from handlers.telegram import conversation, render
@@ -86,6 +87,7 @@ async def on_update(update: Update, context: Ctx) -> None:
         if arrived.seen:
             return
         person, state = arrived.person, arrived.draft_state  # state: only an active person's
+        log_context.about_person(person.id if person is not None else None)
         if typed and state is not None and not engine.answer_needs_lookup(state):
             # The usual form step in this one transaction: checked, read, saved, recorded.
             ctx = conversation.form_context(context, person, update)
