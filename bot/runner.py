@@ -105,10 +105,12 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
     senders: dict[str, Any] = {"telegram": TelegramSender(application.bot)}
     if slack_client is not None:
         senders["slack"] = SlackSender(slack_client)
-    dispatcher = Dispatcher(db, scheme, senders, registry=metrics.registry)
+    dispatcher = Dispatcher(db, scheme, senders, registry=metrics.registry,
+                            lease=settings.outbox_lease_seconds)
     db.outbox_listeners.append(dispatcher.wake)
     schedules = ScheduleRunner(db, scheme, chart_dir=settings.media_dir / "charts",
                                on_outbox=dispatcher.wake)
+    metrics.watch_schedules(schedules)
     web_app.router.add_get("/healthz", healthz(db, schedules=schedules,
                                                leader_lock_key=LEADER_LOCK_KEY))
     web_app.router.add_get("/metrics", metrics_endpoint(metrics))

@@ -45,6 +45,13 @@ async def save(ctx: FormContext, state: dict[str, Any]) -> None:
                                 now=ctx.now)
 
 
+def count_form(context: Ctx, form: str, outcome: str) -> None:
+    """Forms started, abandoned and submitted, for /metrics (when the process keeps them)."""
+    metrics = context.services.extra.get("metrics")
+    if metrics is not None:
+        metrics.forms.labels(form=form, outcome=outcome).inc()
+
+
 async def discard(ctx: FormContext) -> None:
     async with ctx.transaction() as s:
         await drafts.discard_draft(s, ctx.person, TRANSPORT)
@@ -82,6 +89,9 @@ async def start_form(update: Update, context: Ctx, person: Person, form: Form) -
     state = engine.new_state(form)
     engine.advance(form, state)
     await save(ctx, state)
+    count_form(context, form.name, "started")
+    if existing:
+        count_form(context, existing.get("form", "?"), "abandoned")
     note = ""
     if existing and existing.get("form") != form.name:
         note = (f"(I've put aside your unfinished "
@@ -170,6 +180,7 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
     shown: str | None = None
     if op == "cancel":
         await discard(ctx)
+        count_form(context, form.name, "abandoned")
         await query.answer("Cancelled")
         await _close(query.message, "Cancelled — nothing was sent. Send /menu to start again.")
         return
@@ -253,6 +264,7 @@ async def _submit(update: Update, context: Ctx, person: Person, form: Form,
         return
     ctx.update_key = None
     await discard(ctx)
+    count_form(context, form.name, "submitted")
     await query.answer("Sent")
     await _close(query.message, query.message.text + "\n\n✅ Submitted")
     await update.effective_chat.send_message(confirmation + "\n\nSend /menu for anything else.")

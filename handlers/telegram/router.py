@@ -222,6 +222,8 @@ async def _on_command(update: Update, context: Ctx, person: Person, text: str) -
         ctx = conversation.form_context(context, person, update)
         had = await conversation.load(ctx)
         await conversation.discard(ctx)
+        if had:
+            conversation.count_form(context, had.get("form", "?"), "abandoned")
         await chat.send_message("Cancelled — nothing was sent." if had else
                                 "There was nothing to cancel.", reply_markup=menu_markup())
     elif command == "mine":

@@ -54,7 +54,10 @@ async def test_run_answers_reports_health_and_stops_on_sigterm(tmp_path) -> None
                 async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
                     names = {f.name for f in text_string_to_metric_families(
                         await response.text())}
-                assert {"ambassador_updates", "ambassador_update_seconds"} <= names
+                assert {"ambassador_updates", "ambassador_update_seconds", "ambassador_forms",
+                        "ambassador_outbox_pending", "ambassador_outbox_sent",
+                        "ambassador_outbox_failed", "ambassador_job_runs",
+                        "ambassador_job_misfires", "ambassador_scheduler_leader"} <= names, names
             process.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(process.wait(), 20)
             output = (await process.stdout.read()).decode()
