@@ -180,7 +180,9 @@ async def start_slack_app(sandbox: Sandbox) -> SlackPiece | None:
                                  signing_secret=sandbox.slack.signing_secret,
                                  api_base_url=sandbox.slack.api_base_url, clock=sandbox.clock,
                                  session=session,
-                                 telegram_bot_username=sandbox.bot_username)
+                                 telegram_bot_username=sandbox.bot_username,
+                                 # the same safe-media pipeline as the Telegram side
+                                 media_processor=sandbox.photo_processor)
     return SlackPiece(app, module.slack_events_handler(app), session.close)
 
 

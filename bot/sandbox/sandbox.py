@@ -260,6 +260,11 @@ class Sandbox:
                        "photos form says photos can't be received")
         return intake
 
+    @property
+    def photo_processor(self) -> Any:
+        """The media pipeline the Telegram side uses (None before the bot has started)."""
+        return self._photos
+
     # -- Slack -----------------------------------------------------------------------------
 
     async def _start_slack(self) -> None:
