@@ -38,18 +38,33 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, ensure_ascii=False)
 
 
+# Libraries that at DEBUG or INFO log whole updates, request bodies and SQL parameters (what
+# the public wrote), or request URLs (which for Telegram contain the bot token).
+NOISY = ("httpx", "httpcore", "aiosqlite", "asyncpg", "sqlalchemy", "telegram", "slack_sdk",
+         "slack_bolt", "aiohttp.access", "apscheduler.executors", "hpack", "PIL")
+
+
+class QuietLibraries(logging.Filter):
+    """Drops the NOISY libraries' records below WARNING whatever their loggers' levels say:
+    slack_bolt, for one, gives each of its loggers the root's level when it is created, so
+    clamping the parent is not enough (at INFO it logs the body of a request whose signature
+    failed)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return not any(record.name == name or record.name.startswith(name + ".")
+                       for name in NOISY)
+
+
 def configure_logging(level: str = "INFO", style: str = "console") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if style == "json" else logging.Formatter(
-        "%(asctime)s %(levelname)-7s %(name)s:%(about)s %(message)s"))
-    handler.addFilter(ContextFilter())
+        "%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(QuietLibraries())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Clamped whatever LOG_LEVEL says: at DEBUG these libraries log whole updates, request
-    # bodies and SQL parameters (what the public wrote), and httpx logs every request URL,
-    # which for Telegram contains the bot token.
-    for noisy in ("httpx", "httpcore", "aiosqlite", "asyncpg", "sqlalchemy", "telegram",
-                  "slack_sdk", "slack_bolt", "aiohttp.access", "apscheduler.executors",
-                  "hpack", "PIL"):
+    # Clamped whatever LOG_LEVEL says (and filtered at the handler, above).
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

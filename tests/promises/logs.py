@@ -53,6 +53,9 @@ def debug_logs() -> Iterator[Collected]:
     saved = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
     configure_logging("DEBUG")
     collected = Collected()
+    for output in root.handlers:  # what the configured output lets through, and only that
+        for check in output.filters:
+            collected.addFilter(check)
     root.addHandler(collected)
     try:
         yield collected
