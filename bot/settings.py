@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     http_port: int = 8000
     log_level: str = "INFO"
     log_format: str = "console"
+    # How long a dispatcher's claim on an outbox row lasts: after a crash mid-send the row is
+    # tried again (flagged as perhaps delivered) once this has passed.
+    outbox_lease_seconds: float = Field(120.0, gt=0)
 
     def missing_for_run(self) -> list[str]:
         """Which settings `python -m bot run` needs that are not set, named as in .env."""
