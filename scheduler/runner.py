@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.base import BaseExecutor
@@ -208,7 +209,7 @@ class ScheduleRunner:
         self._stopping = asyncio.Event()
         self._leading = asyncio.Event()
         try:
-            scheme.tz
+            ZoneInfo(scheme.timezone)
         except (ValueError, KeyError) as error:
             raise ValueError(f"timezone: {scheme.timezone!r} is not a time zone ({error})") \
                 from None
