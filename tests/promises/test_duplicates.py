@@ -67,7 +67,7 @@ async def test_slack_retries_of_every_kind_change_and_say_nothing_twice(office: 
         while True:
             still = visible()
             try:
-                await emu.wait_for(lambda: visible() != still, 0.25)
+                await emu.wait_for(lambda: visible() != still, 0.15)
             except TimeoutError:
                 return
 

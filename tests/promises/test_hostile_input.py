@@ -16,7 +16,7 @@ from tests.promises import hostile
 from tests.promises.logs import TYPED
 from tests.storage.seed import NOW, Cast
 
-EXAMPLES = int(os.environ.get("PROMISES_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("PROMISES_EXAMPLES", "4"))
 # The fixed edge cases always run, then hypothesis's draws.
 PLAYED = hostile.SPECIAL + hostile.draw(EXAMPLES)
 

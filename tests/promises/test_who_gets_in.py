@@ -249,7 +249,7 @@ def free_port() -> int:
 
 
 async def test_a_webhook_call_without_the_secret_is_refused_audited_and_runs_nothing(
-        db, scheme) -> None:
+        db, scheme, logs) -> None:
     cast = await Cast.create(db, scheme)
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/webhook"
@@ -293,6 +293,8 @@ async def test_a_webhook_call_without_the_secret_is_refused_audited_and_runs_not
                 assert await s.scalar(select(func.count()).select_from(FormDraft)) == 0
             knocks = await refusals(db, "telegram_webhook_secret")
             assert len(knocks) == 5 and all(k.actor_label == "127.0.0.1" for k in knocks)
+            # The logs were captured (and are checked for the secret when the test ends).
+            assert logs.text.count("telegram webhook refused") == 5
         finally:
             stop.set()
             await asyncio.wait_for(task, 15)
