@@ -27,6 +27,16 @@ TRANSPORT = "telegram"
 STALE_BUTTON = "That button belongs to an earlier question — the form has moved on."
 
 
+async def acknowledge(query: Any, text: str | None = None, show_alert: bool = False) -> None:
+    """Answer a button press (the spinner stops, `text` shows as a toast). Telegram refuses
+    to answer a press that waited too long — a backlog after a restart, say — and that must
+    not stop the press from being handled, so the refusal is only logged."""
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except BadRequest as error:
+        log.info("button press not answered: %s", error.message[:80])
+
+
 def form_context(context: Ctx, person: Person, update: Update) -> FormContext:
     services = context.services
     return FormContext(db=services.db, scheme=services.scheme, person=person,
@@ -171,7 +181,7 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
     """A tap on one of the form's inline buttons."""
     query = update.callback_query
     if state is None or seq != state["seq"]:
-        await query.answer(STALE_BUTTON)
+        await acknowledge(query, STALE_BUTTON)
         return
     form = engine.form_named(state["form"])
     ctx = form_context(context, person, update)
@@ -181,7 +191,7 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
     if op == "cancel":
         await discard(ctx)
         count_form(context, form.name, "abandoned")
-        await query.answer("Cancelled")
+        await acknowledge(query, "Cancelled")
         await _close(query.message, "Cancelled — nothing was sent. Send /menu to start again.")
         return
     if op == "submit":
@@ -194,7 +204,7 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
         if current.kind == "multi":
             refusal = await engine.take_answer(form, state, Answer(choice=index), ctx)
             await save(ctx, state)
-            await query.answer()
+            await acknowledge(query)
             _, markup = render.question(form, state, options, ctx.scheme, ctx.now)
             await _edit_markup(query.message, markup)
             return
@@ -237,7 +247,7 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
         state["step"] = SUMMARY
         state["seq"] += 1
     await save(ctx, state)
-    await query.answer()
+    await acknowledge(query)
     if shown is not None:
         await _close(query.message, f"{query.message.text}\n→ {shown}")
     else:
@@ -253,7 +263,7 @@ async def _submit(update: Update, context: Ctx, person: Person, form: Form,
     except Refused as refusal:
         # The rule said no: the draft stays, the summary comes back with the reason, and the
         # field at fault is one tap away through Edit.
-        await query.answer()
+        await acknowledge(query)
         if isinstance(refusal, Conflict) and "already handled" in refusal.sentence:
             return
         state["seq"] += 1
@@ -265,7 +275,7 @@ async def _submit(update: Update, context: Ctx, person: Person, form: Form,
     ctx.update_key = None
     await discard(ctx)
     count_form(context, form.name, "submitted")
-    await query.answer("Sent")
+    await acknowledge(query, "Sent")
     await _close(query.message, query.message.text + "\n\n✅ Submitted")
     await update.effective_chat.send_message(confirmation + "\n\nSend /menu for anything else.")
 

@@ -104,7 +104,7 @@ async def on_update(update: Update, context: Ctx) -> None:
                 access.TELEGRAM_INACTIVE, INACTIVE, person)):
             return
         if update.callback_query:
-            await update.callback_query.answer()
+            await conversation.acknowledge(update.callback_query)
         await chat.send_message(INACTIVE)
         return
     if update.callback_query is not None:
@@ -201,7 +201,7 @@ async def _stranger(update: Update, context: Ctx, text: str | None) -> None:
                                                          None)):
         return
     if update.callback_query:
-        await update.callback_query.answer()
+        await conversation.acknowledge(update.callback_query)
     await chat.send_message(STRANGER)
 
 
@@ -261,7 +261,7 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
         if action not in FORM_COMMANDS and action != "discard" \
                 and not action.startswith("correct|") and not await handled_once(update, context):
             return
-        await query.answer()
+        await conversation.acknowledge(query)
         if action == "mine":
             await show_mine(update, context, person)
         elif action == "resume":
@@ -290,7 +290,7 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
     state = await conversation.load(ctx)
     if parsed is None or state is None or parsed[0] != state["seq"]:
         if await handled_once(update, context):
-            await query.answer(conversation.STALE_BUTTON)
+            await conversation.acknowledge(query, conversation.STALE_BUTTON)
         return
     await conversation.on_button(update, context, person, state, *parsed)
 
@@ -360,7 +360,7 @@ async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:
     except (ValueError, Refused) as problem:
         sentence = getattr(problem, "sentence", "That button is no longer valid.")
         if await handled_once(update, context):
-            await query.answer(sentence[:190], show_alert=True)
+            await conversation.acknowledge(query, sentence[:190], show_alert=True)
         return
-    await query.answer("Thanks — noted.")
+    await conversation.acknowledge(query, "Thanks — noted.")
     await conversation._close(query.message, f"{query.message.text}\n→ You said: {answer}")

@@ -129,3 +129,26 @@ async def test_slack_retries_of_every_kind_change_and_say_nothing_twice(office: 
         assert (follow_up.id, follow_up.status) == (follow_up_id, "acknowledged")
         assert await s.scalar(select(func.count()).select_from(ProcessedUpdate).where(
             ProcessedUpdate.key.like("slack:in:%"))) == len(sent) + 1  # + Home, first
+
+
+async def test_a_button_press_too_old_to_answer_is_still_handled(db, scheme) -> None:
+    """After a restart Telegram may hand over presses too old to answer (answerCallbackQuery
+    says 400): the press still takes effect and the next question comes, with no apology."""
+    from bot.emulators.telegram import TelegramEmulator
+    from tests.handlers.telegram.harness import TOKEN, Clock, RunningBot, said
+    from tests.storage.seed import NOW, Cast
+    cast = await Cast.create(db, scheme)
+    async with TelegramEmulator(token=TOKEN) as emu:
+        bot = await RunningBot(emu, db, scheme, Clock(NOW)).start()
+        try:
+            ann = emu.user(cast.ambassador.telegram_id, "Ann")
+            await ann.send_command("/hours")
+            await said(ann, "Which day?")
+            emu.faults.fail("answerCallbackQuery", status=400, times=1, description=(
+                "Bad Request: query is too old and response timeout expired or query ID "
+                "is invalid"))
+            await ann.press("Today")
+            await said(ann, "How long did you work?")
+            assert not [m for m in ann.bot_messages() if "went wrong" in (m.text or "")]
+        finally:
+            await bot.stop()
