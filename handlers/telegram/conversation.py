@@ -19,7 +19,7 @@ from handlers.telegram import render
 from handlers.telegram.context import Ctx
 from storage.errors import Conflict, Refused
 from storage.models import Person
-from storage.operations import drafts, updates
+from storage.operations import drafts
 from storage.parsers import format_when
 
 log = logging.getLogger(__name__)
@@ -155,14 +155,12 @@ async def take(ctx: FormContext, state: dict[str, Any], answer: Answer) -> Step:
     return Step(form, state, ctx, refusal)
 
 
-async def save_taken(session: AsyncSession, step: Step) -> None:
-    """Save a taken answer's draft in a transaction the caller has open, in which it has
-    already checked that this update was not processed before; records it as processed."""
-    if step.ctx.update_key:
-        await updates.remember(session, step.ctx.update_key)
-        step.ctx.update_key = None
-    await drafts.save_draft(session, step.ctx.scheme, step.ctx.person, TRANSPORT,
-                            step.state["form"], step.state, now=step.ctx.now)
+def draft_save(step: Step) -> drafts.DraftSave:
+    """A taken answer's draft, to be saved with its update recorded as processed, in the
+    transaction that read the draft (`updates.arrive`)."""
+    step.ctx.update_key = None  # recorded there
+    return drafts.draft_save(step.ctx.scheme, step.ctx.person, TRANSPORT, step.state["form"],
+                             step.state, now=step.ctx.now)
 
 
 async def tell(chat: Any, step: Step) -> None:

@@ -22,7 +22,7 @@ from handlers.telegram.context import Ctx
 from handlers.telegram.mine import show_mine
 from storage.errors import Conflict, Refused
 from storage.models import Person
-from storage.operations import access, meetings, people, reminders, updates
+from storage.operations import access, drafts, meetings, people, reminders, updates
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +80,28 @@ async def on_update(update: Update, context: Ctx) -> None:
     typed = update.callback_query is None and message is not None and not (
         text and text.startswith("/"))
     taken: conversation.Step | None = None
-    async with services.db.transaction() as s:
-        arrived = await updates.arrival(
-            s, f"tg:{update.update_id}", telegram_id=user.id,
-            draft_transport=conversation.TRANSPORT if typed else None, now=services.clock())
-        if arrived.seen:
-            return
-        person, state = arrived.person, arrived.draft_state  # state: only an active person's
-        log_context.about_person(person.id if person is not None else None)
-        if typed and state is not None and not engine.answer_needs_lookup(state):
-            # The usual form step in this one transaction: checked, read, saved, recorded.
-            ctx = conversation.form_context(context, person, update)
-            taken = await conversation.take(ctx, state, _answer_of(message))
-            await conversation.save_taken(s, taken)
+
+    async def take(arrived: updates.Arrival) -> drafts.DraftSave | None:
+        """The usual form step, inside the arrival's transaction: the answer checked and taken
+        into the draft read with it, which is saved with the update recorded as processed."""
+        nonlocal taken
+        taken = None  # (run again, on a fresh read, if the shared transaction failed)
+        state = arrived.draft_state  # only an active person's
+        if not typed or state is None or engine.answer_needs_lookup(state):
+            return None
+        ctx = conversation.form_context(context, arrived.person, update)
+        taken = await conversation.take(ctx, state, _answer_of(message))
+        return conversation.draft_save(taken)
+
+    # The arrival's transaction is shared with the updates of other chats arriving at the same
+    # moment (storage/operations/updates.py): in a burst, one commit for all of them.
+    arrived = await updates.arrive(
+        services.db, f"tg:{update.update_id}", telegram_id=user.id, take=take,
+        draft_transport=conversation.TRANSPORT if typed else None, now=services.clock())
+    if arrived.seen:
+        return
+    person, state = arrived.person, arrived.draft_state
+    log_context.about_person(person.id if person is not None else None)
     if taken is not None:
         await conversation.tell(chat, taken)
         return

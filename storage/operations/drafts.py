@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -47,6 +48,26 @@ async def save_draft(session: AsyncSession, scheme: Scheme, person: Person, tran
                               state=dict(state), message_id=message_id, updated_at=now,
                               expires_at=expires))
         await session.flush()
+
+
+@dataclass
+class DraftSave:
+    """A draft to write as `save_draft` would, in the one statement that writes every draft
+    of a burst of updates (`updates.arrive`). Only for a draft just read in the same
+    transaction, which therefore exists and is updated in place."""
+
+    person_id: int
+    transport: str
+    form: str
+    state: dict[str, Any]
+    expires_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def draft_save(scheme: Scheme, person: Person, transport: str, form: str,
+               state: dict[str, Any], *, now: dt.datetime) -> DraftSave:
+    return DraftSave(person.id, transport, form, dict(state),
+                     now + dt.timedelta(days=scheme.limits.draft_expiry_days), now)
 
 
 async def discard_draft(session: AsyncSession, person: Person, transport: str) -> bool:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import Database
 from storage.errors import Conflict
 from storage.models import FormDraft, Person, ProcessedUpdate, utcnow
+from storage.operations.drafts import DraftSave
 
 
 async def already_processed(session: AsyncSession, key: str) -> bool:
@@ -69,3 +72,104 @@ async def arrival(session: AsyncSession, key: str, *, telegram_id: int,
         await session.execute(delete(FormDraft).where(FormDraft.id == draft_id))
         return Arrival(False, person)
     return Arrival(False, person, dict(state))
+
+
+# --------------------------------------------------------------------------------------------
+# Arrivals in a burst: one transaction for every update that arrives at the same moment
+# --------------------------------------------------------------------------------------------
+
+
+# Given what the update's first read found, the handler's decision, still inside the
+# transaction: a draft to save with the update recorded as processed, or None to write nothing.
+Take = Callable[[Arrival], Awaitable[DraftSave | None]]
+
+
+@dataclass
+class _Knock:
+    key: str
+    telegram_id: int
+    draft_transport: str | None
+    now: dt.datetime
+    take: Take
+
+
+async def arrive(db: Database, key: str, *, telegram_id: int, take: Take,
+                 draft_transport: str | None = None, now: dt.datetime | None = None
+                 ) -> Arrival:
+    """`arrival` and, when `take` returns a `DraftSave`, the draft saved and `key` recorded as
+    processed — all in one transaction, committed before this returns.
+
+    The transaction is shared with the other updates arriving at the same moment
+    (`Database.grouped`): in a burst, one read, one draft UPDATE and one INSERT of keys for all
+    of them, instead of a transaction each. `take` runs inside that transaction and must not
+    touch the database itself (it may be run a second time, on a fresh read, when the shared
+    transaction fails and each update is done again alone)."""
+    return await db.grouped("telegram-arrivals", _Knock(key, telegram_id, draft_transport,
+                                                        now or utcnow(), take),
+                            _arrive_together)
+
+
+async def _arrive_together(session: AsyncSession, knocks: Sequence[_Knock]) -> list[Arrival]:
+    if len({k.telegram_id for k in knocks}) < len(knocks) or \
+            len({k.key for k in knocks}) < len(knocks):
+        # Two updates of one person (or one update twice) must not both act on one read: the
+        # caller takes each alone, in order.
+        raise Conflict("updates of one person arrived together")
+    keys = [k.key for k in knocks]
+    seen = set(await session.scalars(select(ProcessedUpdate.key).where(
+        ProcessedUpdate.key.in_(keys))))
+    transports = {k.draft_transport for k in knocks if k.draft_transport is not None}
+    statement = select(Person, FormDraft.transport, FormDraft.id, FormDraft.state,
+                       FormDraft.expires_at).outerjoin(
+        FormDraft, and_(FormDraft.person_id == Person.id, FormDraft.transport.in_(transports))
+    ).where(Person.telegram_id.in_([k.telegram_id for k in knocks]))
+    people: dict[int, Person] = {}
+    found: dict[tuple[int, str], tuple[int, dict[str, Any], dt.datetime]] = {}
+    for person, transport, draft_id, state, expires_at in (await session.execute(statement)):
+        people[person.telegram_id] = person
+        if draft_id is not None:
+            found[(person.telegram_id, transport)] = (draft_id, state, expires_at)
+    arrivals: list[Arrival] = []
+    expired: list[int] = []
+    saves: list[tuple[str, DraftSave]] = []
+    for knock in knocks:
+        person = people.get(knock.telegram_id)
+        arrived = Arrival(knock.key in seen, person)
+        draft = found.get((knock.telegram_id, knock.draft_transport or ""))
+        if person is not None and not arrived.seen and person.active and draft is not None:
+            draft_id, state, expires_at = draft
+            if expires_at <= knock.now:
+                expired.append(draft_id)   # dropped, as `drafts.load_draft` drops it
+            else:
+                arrived.draft_state = dict(state)
+        if not arrived.seen:
+            save = await knock.take(arrived)
+            if save is not None:
+                saves.append((knock.key, save))
+        arrivals.append(arrived)
+    if expired:
+        await session.execute(delete(FormDraft).where(FormDraft.id.in_(expired)))
+    if saves:
+        await _save_drafts(session, saves)
+    return arrivals
+
+
+async def _save_drafts(session: AsyncSession, saves: list[tuple[str, DraftSave]]) -> None:
+    """Every draft in one executemany UPDATE, every key in one INSERT (Core statements: no
+    unit of work, compiled once and cached)."""
+    table = FormDraft.__table__
+    processed_at = utcnow()   # as `remember` records it: the real time, for retention
+    result = await session.execute(
+        update(table).where(table.c.person_id == bindparam("b_person"),
+                            table.c.transport == bindparam("b_transport"))
+        .values(form=bindparam("b_form"), state=bindparam("b_state"),
+                expires_at=bindparam("b_expires"), updated_at=bindparam("b_now")),
+        [{"b_person": save.person_id, "b_transport": save.transport, "b_form": save.form,
+          "b_state": dict(save.state), "b_expires": save.expires_at, "b_now": save.updated_at}
+         for _, save in saves])
+    if session.get_bind().dialect.supports_sane_multi_rowcount and result.rowcount != len(saves):
+        # A draft went away after it was read (it cannot, under the chat's lock): roll back;
+        # each update is then taken alone, through the ordinary path.
+        raise Conflict("a draft changed while its update was handled")
+    await session.execute(insert(ProcessedUpdate.__table__),
+                          [{"key": key, "processed_at": processed_at} for key, _ in saves])
