@@ -28,6 +28,7 @@ from handlers.slack.app import build_slack_app, slack_events_handler, socket_mod
 from handlers.telegram.app import announce_commands, build_application
 from handlers.telegram.context import Services
 from handlers.telegram.media import telegram_media_intake
+from handlers.telegram.polling import ConfirmingPoller
 from scheduler.dispatcher import Dispatcher, SlackSender, TelegramSender
 from scheduler.runner import LEADER_LOCK_KEY, ScheduleRunner
 from storage import parsers
@@ -116,6 +117,8 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
     web_app.router.add_get("/metrics", metrics_endpoint(metrics))
     web_runner = web.AppRunner(web_app, access_log=None)
     dispatching: asyncio.Task[None] | None = None
+    # Not PTB's Updater: it confirms updates to Telegram before handling them (a crash lost them).
+    poller = None if settings.telegram_webhook_url else ConfirmingPoller(application)
 
     await application.initialize()
     await application.start()
@@ -126,7 +129,7 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
                                               secret_token=webhook_secret or None)
         else:
             await application.bot.delete_webhook()
-            await application.updater.start_polling(poll_interval=0, timeout=20)
+            await poller.start()
         dispatching = asyncio.create_task(dispatcher.run(), name="dispatcher")
         await schedules.start()
         await web_runner.setup()
@@ -141,7 +144,7 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
     finally:
         log.info("stopping: finishing what is in flight")
         await _stop(application, intake, slack_socket, dispatcher, dispatching, schedules,
-                    web_runner)
+                    web_runner, poller)
         for close in reversed(closers):
             with contextlib.suppress(Exception):
                 await close()
@@ -150,11 +153,14 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
 
 async def _stop(application: Any, intake: Intake, slack_socket: Any, dispatcher: Dispatcher,
                 dispatching: asyncio.Task[None] | None, schedules: ScheduleRunner,
-                web_runner: web.AppRunner) -> None:
+                web_runner: web.AppRunner, poller: ConfirmingPoller | None = None) -> None:
     """Stop taking updates, finish those in flight, deliver what they queued, give up the
     schedules' lock. Each wait is bounded; what is left stays in the database for next time."""
     if application.updater is not None and application.updater.running:
         await application.updater.stop()
+    if poller is not None and poller.running and not await poller.stop(IN_FLIGHT_SECONDS):
+        log.warning("stopping before every fetched update was handled; Telegram will "
+                    "deliver them again")
     if not await intake.close(IN_FLIGHT_SECONDS):
         log.warning("stopping with %s webhook request(s) still in flight", intake.in_flight)
     if slack_socket is not None:

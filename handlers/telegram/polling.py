@@ -1,0 +1,116 @@
+"""getUpdates long polling that confirms an update to Telegram only after it was handled.
+
+python-telegram-bot's Updater asks for the next batch (which confirms the last one, Telegram
+then forgets it) as soon as it has queued the previous batch, before any of it is handled: a
+process killed while handling an update loses it, and the ambassador's answer with it. Here the
+offset sent to Telegram never passes an update still being handled, so after a crash Telegram
+hands it out again (the processed-update keys make a second handling of one that did finish a
+no-op). Updates go through the Application's update processor, as PTB's own fetcher does:
+one chat's in order, different chats concurrently.
+
+While updates are in flight, newer ones are fetched with short polls from the oldest one in
+flight (those already taken are skipped); with none in flight it long-polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
+
+log = logging.getLogger(__name__)
+
+
+class ConfirmingPoller:
+    def __init__(self, application: Any, *, timeout: int = 20, busy_interval: float = 0.05,
+                 retry_interval: float = 1.0) -> None:
+        self.application = application
+        self.timeout = timeout
+        self.busy_interval = busy_interval
+        self.retry_interval = retry_interval
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._done: set[int] = set()        # finished, but above an update still in flight
+        self._next: int | None = None       # the offset once nothing is in flight
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def offset(self) -> int | None:
+        return min(self._in_flight) if self._in_flight else self._next
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name="telegram-polling")
+
+    async def stop(self, grace: float) -> bool:
+        """Stop fetching, let what is in flight finish (up to `grace` seconds), confirm what
+        finished. False when something was still in flight: Telegram will deliver it again."""
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        finished = True
+        if self._in_flight:
+            _, pending = await asyncio.wait(list(self._in_flight.values()), timeout=grace)
+            finished = not pending
+        with contextlib.suppress(Exception):   # tell Telegram what is done; no long poll
+            await self.application.bot.get_updates(offset=self.offset(), timeout=0, limit=1)
+        return finished
+
+    async def _run(self) -> None:
+        bot = self.application.bot
+        while not self._stopping.is_set():
+            busy = bool(self._in_flight)
+            if busy:
+                await asyncio.wait(list(self._in_flight.values()), timeout=self.busy_interval,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            try:
+                updates = await bot.get_updates(
+                    offset=self.offset(), timeout=0 if self._in_flight else self.timeout,
+                    allowed_updates=Update.ALL_TYPES)
+            except InvalidToken:
+                raise
+            except Conflict as error:   # another process polls with this token
+                log.warning("telegram polling: %s", error)
+                await asyncio.sleep(self.retry_interval * 5)
+                continue
+            except (NetworkError, TimedOut) as error:
+                log.warning("telegram polling: %s", type(error).__name__)
+                await asyncio.sleep(self.retry_interval)
+                continue
+            for update in updates:
+                self._take(update)
+
+    def _take(self, update: Update) -> None:
+        update_id = update.update_id
+        if update_id in self._in_flight or update_id in self._done:
+            return
+        if self._next is None or update_id >= self._next:
+            self._next = update_id + 1
+        task = asyncio.create_task(self._handle(update), name=f"telegram-update-{update_id}")
+        self._in_flight[update_id] = task
+        task.add_done_callback(lambda _, update_id=update_id: self._finished(update_id))
+
+    async def _handle(self, update: Update) -> None:
+        application = self.application
+        try:
+            await application.update_processor.process_update(
+                update, application.process_update(update))
+        except Exception:  # noqa: BLE001 — PTB's error handlers have had their say
+            log.exception("telegram update %s not handled", update.update_id)
+
+    def _finished(self, update_id: int) -> None:
+        self._in_flight.pop(update_id, None)
+        oldest = self.offset()
+        if self._in_flight:
+            self._done.add(update_id)
+        self._done = {done for done in self._done if oldest is not None and done >= oldest} \
+            if self._done else self._done
