@@ -11,14 +11,20 @@ while the handlers wait for a connection.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.db import is_sqlite
+
+log = logging.getLogger(__name__)
+UNAVAILABLE = (OperationalError, InterfaceError, DBAPIError, OSError, TimeoutError)
 
 # Keeps chat locks apart from the scheduler's leader lock and any other user of advisory locks.
 CHAT_LOCK_SPACE = 0x6368
@@ -45,14 +51,31 @@ class ChatLocks:
             yield
             return
         key = chat_lock_key(transport, chat_id)
-        async with self.engine.connect() as connection:
+        connection = None
+        try:
+            connection = await self.engine.connect()
             await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             await connection.commit()
-            try:
-                yield
-            finally:
-                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                await connection.commit()
+        except UNAVAILABLE as error:
+            # The database is away: handle the update anyway. Its own transaction meets the
+            # outage and the person is told to try again, rather than hearing nothing.
+            log.warning("chat lock not taken, database unavailable: %s", type(error).__name__)
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            connection = None
+        try:
+            yield
+        finally:
+            if connection is not None:
+                try:   # a lost connection has given the lock up with it
+                    with contextlib.suppress(*UNAVAILABLE):
+                        await connection.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                                 {"key": key})
+                        await connection.commit()
+                finally:
+                    with contextlib.suppress(Exception):
+                        await connection.close()
 
     async def dispose(self) -> None:
         if self.engine is not None:
