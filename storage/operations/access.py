@@ -14,6 +14,7 @@ from storage.models import AuditEvent, Person
 TELEGRAM_STRANGER = "telegram_stranger"
 TELEGRAM_INACTIVE = "telegram_inactive"
 SLACK_STRANGER = "slack_stranger"
+SLACK_INACTIVE = "slack_inactive"
 SLACK_UNSIGNED = "slack_request_unverified"
 WEBHOOK_SECRET = "telegram_webhook_secret"
 

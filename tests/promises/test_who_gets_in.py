@@ -298,3 +298,32 @@ async def test_a_webhook_call_without_the_secret_is_refused_audited_and_runs_not
         finally:
             stop.set()
             await asyncio.wait_for(task, 15)
+
+
+async def test_a_deactivated_person_on_slack_is_refused_everything_and_audited(
+        office: Office) -> None:
+    from tests.handlers.slack.harness import urgent_feedback
+    emu, db, cast = office.emu, office.db, office.cast
+    await urgent_feedback(office)
+    await office.deliver()
+    alert = office.last(office.channel("alerts"))
+    async with db.transaction() as s:
+        await s.execute(update(Person).where(Person.id.in_([cast.officer.id,
+                                                            cast.ambassador.id]))
+                        .values(active=False))
+    olive, ann = office.uid(O), office.uid(A)
+    outbox_before = await count(db, Outbox)
+    await emu.slash_command(olive, "/ambassadors", "stats")
+    await office.ephemeral(olive, INACTIVE)
+    await emu.click(olive, alert, "follow_up_ack")
+    await office.ephemeral(olive, INACTIVE)
+    await emu.send_dm(ann, f"{TYPED} hello")
+    await office.ephemeral(ann, INACTIVE)
+    await emu.send_event(ann, {"type": "app_home_opened"})
+    home = await emu.wait_for(lambda: emu.home(ann))
+    assert INACTIVE in str(home.blocks) and not emu.buttons(home)
+    assert await count(db, Outbox) == outbox_before  # no menu queued for Ann
+    async with db.transaction() as s:
+        audited = (await s.scalars(select(AuditEvent.actor_id).where(
+            AuditEvent.outcome == "refused"))).all()
+    assert sorted(audited) == sorted([cast.officer.id] * 2 + [cast.ambassador.id])

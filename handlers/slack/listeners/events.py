@@ -8,9 +8,9 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from handlers.slack.context import STRANGER, Duplicate, once, services, who
+from handlers.slack.context import INACTIVE, STRANGER, Duplicate, once, services, who
 from handlers.slack.home import home_view
-from storage.operations import office
+from storage.operations import access, office
 from storage.permissions import Action, allowed
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,21 @@ async def direct_message(body, event, context, client) -> None:
                                             text=STRANGER)
         except SlackApiError as error:
             log.info("stranger not told: %s", error.response.get("error"))
+        return
+    if not person.active:
+        # Deactivated: one sentence instead of the menu, audited (once, even on a retry).
+        try:
+            async with once(svc, f"slack:evt:{body.get('event_id') or event.get('ts')}") as s:
+                access.record_refused_entry(s, access.SLACK_INACTIVE, actor=person,
+                                            caller=f"slack user {event['user']}",
+                                            reason=INACTIVE)
+        except Duplicate:
+            return
+        try:
+            await client.chat_postEphemeral(channel=event["channel"], user=event["user"],
+                                            text=INACTIVE)
+        except SlackApiError as error:
+            log.info("deactivated person not told: %s", error.response.get("error"))
         return
     first_name = person.name.split()[0] if person.name.split() else person.name
     ambassador = allowed(person, Action.OWN_RECORDS)
