@@ -60,8 +60,9 @@ class QuietLibraries(logging.Filter):
 def configure_logging(level: str = "INFO", style: str = "console") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if style == "json" else logging.Formatter(
-        "%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        "%(asctime)s %(levelname)-7s %(name)s:%(about)s %(message)s"))
     handler.addFilter(QuietLibraries())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
