@@ -138,8 +138,13 @@ class TelegramSender:
                 after = _seconds(error.retry_after)
             return Result("rate_limited", reason=f"Telegram: {error}", retry_after=after)
         except TimedOut as error:
+            import aiohttp
             import httpx
-            before_sending = isinstance(error.__cause__, httpx.PoolTimeout | httpx.ConnectTimeout)
+            # Timed out waiting for a connection: the request never left, so it is safe to
+            # send again. Any other timeout may have reached Telegram (PTB over httpx, or the
+            # bot's aiohttp transport, handlers/telegram/transport.py).
+            before_sending = isinstance(error.__cause__, httpx.PoolTimeout | httpx.ConnectTimeout
+                                        | aiohttp.ConnectionTimeoutError)
             return Result("transient" if before_sending else "unknown",
                           reason=f"Telegram: timed out ({error})")
         except (Forbidden, InvalidToken, ChatMigrated, BadRequest) as error:
