@@ -20,8 +20,9 @@ from handlers.forms.engine import Answer
 from handlers.telegram import conversation, render
 from handlers.telegram.context import Ctx
 from handlers.telegram.mine import show_mine
-from storage.errors import Conflict, Refused
+from storage.errors import Conflict, NotAllowed, Refused
 from storage.models import Person
+from storage.permissions import Action, require
 from storage.operations import access, drafts, meetings, people, reminders, updates
 
 log = logging.getLogger(__name__)
@@ -259,6 +260,16 @@ async def _menu(update: Update, context: Ctx, person: Person) -> None:
 
 
 async def _begin(update: Update, context: Ctx, person: Person, name: str) -> None:
+    """Start a form, unless the role matrix says no: then one sentence (audited) now, rather
+    than at Submit after every question."""
+    action = Action.RECOMMEND_GRANT if name == "grant" else Action.OWN_RECORDS
+    try:
+        async with context.services.db.transaction():
+            require(person, action, target_type="form_drafts")
+    except NotAllowed as refusal:
+        if await handled_once(update, context):
+            await update.effective_chat.send_message(refusal.sentence)
+        return
     await conversation.start_form(update, context, person, engine.form_named(name))
 
 
