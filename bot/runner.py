@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
+from telegram import Bot
 
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -29,6 +30,7 @@ from handlers.telegram.app import announce_commands, build_application
 from handlers.telegram.context import Services
 from handlers.telegram.media import telegram_media_intake
 from handlers.telegram.polling import ConfirmingPoller
+from handlers.telegram.transport import AiohttpRequest
 from scheduler.dispatcher import Dispatcher, SlackSender, TelegramSender
 from scheduler.runner import LEADER_LOCK_KEY, ScheduleRunner
 from storage import parsers
@@ -103,7 +105,14 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
         slack_client = AsyncWebClient(token=slack_token, base_url=settings.slack_api_base_url,
                                       session=slack_session, retry_handlers=[])
 
-    senders: dict[str, Any] = {"telegram": TelegramSender(application.bot)}
+    # The dispatcher's own Bot, without the handlers' reply retries: it decides itself when a
+    # message is tried again (a 429 puts off that chat's queue instead of holding a send).
+    dispatch_bot = Bot(settings.telegram_bot_token.get_secret_value(),
+                       base_url=settings.telegram_api_base_url,
+                       request=AiohttpRequest(connection_pool_size=16))
+    await dispatch_bot.initialize()
+    closers.append(dispatch_bot.shutdown)
+    senders: dict[str, Any] = {"telegram": TelegramSender(dispatch_bot)}
     if slack_client is not None:
         senders["slack"] = SlackSender(slack_client)
     dispatcher = Dispatcher(db, scheme, senders, registry=metrics.registry,

@@ -93,6 +93,11 @@ async def measured_update(update: Update, context: Ctx) -> None:
             metrics.latency.observe(time.perf_counter() - started)
 
 
+# Not "nothing is lost": when the database is down, what they sent may not have been saved.
+SORRY = ("Sorry — something went wrong on my side. If I haven't answered what you sent, "
+         "please send it again in a moment; /menu shows where you are.")
+
+
 async def _on_error(update: object, context: Ctx) -> None:
     """Log the failure (never the message body) and tell the person in one sentence."""
     log.error("handling update failed: %s", type(context.error).__name__,
@@ -102,7 +107,6 @@ async def _on_error(update: object, context: Ctx) -> None:
             if update.callback_query is not None:
                 await update.callback_query.answer()
             await update.effective_chat.send_message(
-                "Sorry — something went wrong on my side, and nothing you sent is lost. "
-                "Please try again in a moment, or send /menu.")
+                SORRY)
         except Exception:  # noqa: BLE001 — the error path must not raise again
             log.warning("could not tell the person about the failure")

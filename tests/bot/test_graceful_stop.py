@@ -72,9 +72,10 @@ async def test_sigterm_finishes_in_flight_flushes_the_outbox_and_exits_0(url: st
                     await asyncio.sleep(0.1)
                 else:
                     raise AssertionError("the bot never became healthy")
-                # Telegram holds the answer to Ann's /help for 2 s and then fails it: the update
-                # is in flight when SIGTERM arrives. Carried through to its end, it tells Ann
-                # that something went wrong; a process that just stopped would say nothing.
+                # Telegram holds the answer to Ann's /help for 2 s and then fails it (without
+                # delivering it): the update is in flight when SIGTERM arrives. Carried through
+                # to its end, the answer is sent again and reaches her; a process that just
+                # stopped would say nothing.
                 telegram.faults.hang("sendMessage", seconds=2, then_answer=False)
                 user = telegram.user(ann.telegram_id, "Ann")
                 await user.send_command("/help")
@@ -92,7 +93,7 @@ async def test_sigterm_finishes_in_flight_flushes_the_outbox_and_exits_0(url: st
                     process.kill()
                     await process.wait()
             assert code == 0, output
-            await said(user, "nothing you sent is lost", timeout=1)
+            await said(user, "I help you keep the office up to date", timeout=1)
             assert [m.text for m in slack.messages(scheme.channels.alerts)] == [
                 "Queued before the stop"]
         async with db.transaction() as s:
