@@ -125,14 +125,15 @@ def telegram_text(row: Row) -> dict[str, Any]:
 
 def slack_text(row: Row) -> dict[str, Any]:
     text = str(row.payload.get("text") or "(empty message)")[:SLACK_MAX_TEXT]
-    return {"text": text, "blocks": text_sections(text)}
+    # The fallback is mrkdwn too (it is what notifications show): escaped like the blocks.
+    return {"text": mrkdwn_escape(text), "blocks": text_sections(text)}
 
 
 def slack_digest(row: Row) -> dict[str, Any]:
     """The weekly digest carries its own Block Kit (scheduler/digest.py), and its chart goes
     into the post's thread."""
     blocks = row.payload.get("blocks")
-    message = ({"text": str(row.payload["text"])[:SLACK_MAX_TEXT], "blocks": blocks}
+    message = ({"text": mrkdwn_escape(str(row.payload["text"])[:SLACK_MAX_TEXT]), "blocks": blocks}
                if blocks else slack_text(row))
     chart = row.payload.get("chart_path")
     if chart:

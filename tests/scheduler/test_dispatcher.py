@@ -116,7 +116,9 @@ async def test_faults_lose_nothing_and_keep_each_chats_order(rig: Rig) -> None:
     assert rig.telegram_texts(ANN) == [f"ann {i}" for i in range(6)]
     assert rig.telegram_texts(BOB) == [f"bob {i} <b>x" for i in range(6)]
     assert rig.telegram_texts(CAROL) == ["carol 0"]
-    assert rig.slack_texts(ENGAGEMENTS) == [f"eng {i} <!channel> & co" for i in range(6)]
+    # Shown, not obeyed: the notification text is escaped like the blocks.
+    assert rig.slack_texts(ENGAGEMENTS) == [f"eng {i} &lt;!channel&gt; &amp; co"
+                                            for i in range(6)]
     assert rig.slack_texts("U0COMMISH") == [f"dm {i}" for i in range(6)]
     assert all(m.parse_mode is None for m in rig.tg.bot_messages(BOB))
     section = rig.slack.messages(ENGAGEMENTS)[0].blocks[0]["text"]["text"]
@@ -259,7 +261,7 @@ def test_default_renderers_send_plain_text_safely() -> None:
     assert render.render(_Row("telegram", "x", {"text": "<b>*hi*</b>"})) == {
         "text": "<b>*hi*</b>"}
     slack = render.render(_Row("slack", "x", {"text": "a <@U1> & b\n" + "y" * 5000}))
-    assert slack["text"].startswith("a <@U1> & b")
+    assert slack["text"].startswith("a &lt;@U1&gt; &amp; b")
     assert slack["blocks"][0]["text"]["text"].startswith("a &lt;@U1&gt; &amp; b")
     assert all(len(b["text"]["text"]) <= 3000 for b in slack["blocks"])
     long = render.render(_Row("telegram", "x", {"text": "😀" * 3000}))["text"]

@@ -8,15 +8,18 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from handlers.slack.blocks import esc
 from handlers.slack.context import INACTIVE, STRANGER, Duplicate, once, services, who
 from handlers.slack.home import home_view
-from storage.operations import access, office
+from storage.errors import Refused
+from storage.operations import access, office, reminders
 from storage.permissions import Action, allowed
 
 log = logging.getLogger(__name__)
 
 AMBASSADOR_MENU = ("Hello {name} — here is what you can do. Each button opens a short form; "
                    "your records are on the app's Home tab.")
+CATCH_UP_THANKS = "Thank you — I've passed that to the engagement team."
 OFFICE_MENU = ("Hello {name} — type `/ambassadors help` for what I can do for the office, or "
                "open the app's Home tab for the scheme at a glance.")
 
@@ -67,12 +70,26 @@ async def direct_message(body, event, context, client) -> None:
     first_name = person.name.split()[0] if person.name.split() else person.name
     ambassador = allowed(person, Action.OWN_RECORDS)
     text = (AMBASSADOR_MENU if ambassador else OFFICE_MENU).format(name=first_name)
+    typed = (event.get("text") or "").strip()
     try:
         async with once(svc, f"slack:evt:{body.get('event_id') or event.get('ts')}") as s:
-            await office.queue_slack_dm(s, event["user"], "slack_menu" if ambassador
-                                        else "slack_help", text)
+            # An ambassador's words while this week's catch-up question is open are the
+            # answer (as on Telegram); otherwise they get the menu.
+            answered = ambassador and typed and await reminders.do_answer_open_catch_up(
+                s, svc.scheme, text=typed, actor=person, now=svc.now())
+            if answered:
+                await office.queue_slack_dm(s, event["user"], "catch_up_thanks", CATCH_UP_THANKS)
+            else:
+                await office.queue_slack_dm(s, event["user"], "slack_menu" if ambassador
+                                            else "slack_help", text)
     except Duplicate:
         return
+    except Refused as refusal:   # e.g. an answer too long: said to them, nothing posted
+        try:
+            await client.chat_postEphemeral(channel=event["channel"], user=event["user"],
+                                            text=esc(refusal.sentence))
+        except SlackApiError as error:
+            log.info("refusal not shown: %s", error.response.get("error"))
 
 
 def register(app: AsyncApp) -> None:

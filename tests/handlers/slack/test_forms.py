@@ -228,3 +228,27 @@ async def test_a_form_with_nothing_to_pick_says_so_and_cannot_be_sent(office: Of
     modal = await emu.wait_for(lambda: emu.views(BOB) and "nothing to pick from" in
                                str(emu.views(BOB)[-1].blocks) and emu.views(BOB)[-1])
     assert "submit" not in modal.definition
+
+
+async def test_a_slack_only_ambassador_answers_the_catch_up_question_in_a_dm(
+        office: Office) -> None:
+    """Bob (Slack only) gets this week's catch-up question in his DM; what he writes back goes
+    to the engagements channel (as on Telegram), and a message outside the question's week
+    (or once answered) gets the menu instead."""
+    from storage.operations import reminders
+
+    emu = office.emu
+    await emu.send_dm(BOB, "hello")
+    await _delivered(office, BOB, "here is what you can do")
+    async with office.db.transaction() as s:
+        await reminders.do_ask_catch_up(s, office.scheme)
+    await _delivered(office, BOB, "")
+    await emu.send_dm(BOB, "x" * (office.scheme.limits.max_text_chars + 1))
+    await office.ephemeral(BOB, "Please shorten it")
+    await emu.send_dm(BOB, "All quiet in Kington <!channel> this week")
+    await _delivered(office, BOB, "passed that to the engagement team")
+    posted = office.last(office.channel("engagements"))
+    assert "All quiet in Kington" in posted.text and "<!channel>" not in posted.text
+    assert all("x" * 50 not in m.text for m in emu.messages(office.channel("engagements")))
+    await emu.send_dm(BOB, "thanks!")   # answered already: this is just a message
+    await _delivered(office, BOB, "here is what you can do")
