@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_SECONDS = 30  # how long a transaction waits for SQLite's write lock
 GROUP_MAX = 64  # calls sharing one grouped transaction, at most
+GROUP_DELAY = 0.002  # seconds a busy group waits for more calls before a small transaction
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -178,10 +179,17 @@ class Database:
 
     async def _run_group(self, group: _Group[Any, Any]) -> None:
         while group.waiting:
+            if len(group.waiting) * 2 < group.last_size:
+                # Busy (the last transaction was shared by many), yet few are waiting: more
+                # are a moment away (sending their replies), so wait for them briefly rather
+                # than commit for these few alone (as PostgreSQL's commit_delay does). Measured
+                # in a burst: 2.4 → 1.9 ms CPU per form step (bench/telegram.py).
+                await asyncio.sleep(GROUP_DELAY)
             # Callers cancelled while waiting (shutdown) are left out before anything is written.
             batch = [(item, future) for item, future in group.waiting[:GROUP_MAX]
                      if not future.done()]
             del group.waiting[:GROUP_MAX]
+            group.last_size = len(batch)
             try:
                 if len(batch) > 1:
                     try:
@@ -228,6 +236,7 @@ class _Group(Generic[Item, Result]):
     work: GroupWork[Item, Result]
     waiting: list[tuple[Item, asyncio.Future[Result]]] = field(default_factory=list)
     runner: asyncio.Task[None] | None = None
+    last_size: int = 0  # calls in its last transaction
 
 
 def _settle(future: asyncio.Future[Any], result: Any = None, *,
