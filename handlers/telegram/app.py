@@ -94,8 +94,8 @@ async def measured_update(update: Update, context: Ctx) -> None:
 
 
 # Not "nothing is lost": when the database is down, what they sent may not have been saved.
-SORRY = ("Sorry — something went wrong on my side. If I haven't answered what you sent, "
-         "please send it again in a moment; /menu shows where you are.")
+SORRY = ("Sorry — something went wrong on my side. Please try again in a moment: if I "
+         "haven't answered what you sent, send it again; /menu shows where you are.")
 
 
 async def _on_error(update: object, context: Ctx) -> None:
