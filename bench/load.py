@@ -207,7 +207,7 @@ def plan(n_users: int, n_updates: int, scheme: Any) -> list[list[Flow]]:
             if kind == "feedback":
                 engagement = seeded_title(user, seeded)
                 seeded += 1
-                urgent = feedbacks % URGENT_EVERY == URGENT_EVERY - 1
+                urgent = feedbacks % URGENT_EVERY == 0
                 feedbacks += 1
             elif kind == "photos":
                 engagement = seeded_title(user, 0)
