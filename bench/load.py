@@ -61,6 +61,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.common import median_range, pairwise_ratios
+
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_TELEGRAM_ID = 800_000  # far from the other benchmarks' and the tests' ids
 SLACK_TOKEN = "xoxb-bench-load"
@@ -78,8 +80,8 @@ class Sizes:
     n_users: int
 
 
-SIZES = {"default": Sizes(rounds=5, n_updates=5000, n_users=100),
-         "quick": Sizes(rounds=2, n_updates=1000, n_users=100)}
+SIZES = {"default": Sizes(rounds=5, n_updates=4000, n_users=100),   # each through all four
+         "quick": Sizes(rounds=1, n_updates=1000, n_users=100)}     # each through one
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,27 +195,31 @@ CONFIRMATION = {"prenotify": "the office knows about", "feedback": "your feedbac
 
 def plan(n_users: int, n_updates: int, scheme: Any) -> list[list[Flow]]:
     """Each ambassador's flows: the four in turn, starting at a different one, whole flows
-    until their share of the updates is reached. The same for every round and variant."""
-    share = -(-n_updates // n_users)
+    while they fit in their share of the updates (at least one each). The same for every
+    round and variant; the total is reported."""
+    share = n_updates // n_users
     plans: list[list[Flow]] = []
     feedbacks = 0
     for user in range(n_users):
         flows: list[Flow] = []
         sent, seeded = 0, 0
-        while sent < share:
+        while True:
             kind = FLOWS[(user + len(flows)) % len(FLOWS)]
-            engagement = ""
-            urgent = False
+            engagement, urgent = "", False
             if kind == "feedback":
                 engagement = seeded_title(user, seeded)
-                seeded += 1
                 urgent = feedbacks % URGENT_EVERY == 0
-                feedbacks += 1
             elif kind == "photos":
                 engagement = seeded_title(user, 0)
             flow = Flow(kind, user, len(flows), urgent, engagement)
+            length = len(steps(flow, scheme))
+            if flows and sent + length > share:
+                break
             flows.append(flow)
-            sent += len(steps(flow, scheme))
+            sent += length
+            if kind == "feedback":
+                seeded += 1
+                feedbacks += 1
         plans.append(flows)
     return plans
 
@@ -222,14 +228,17 @@ def seeded_per_user(plans: list[list[Flow]]) -> int:
     return max(1, *(sum(f.kind == "feedback" for f in flows) for flows in plans))
 
 
-def test_jpeg() -> bytes:
-    """A phone-like photo made in memory: 1,280 × 960, EXIF orientation and GPS."""
+def test_jpeg(seed: int = 0) -> bytes:
+    """A phone-like photo made in memory: 1,280 × 960, EXIF orientation and GPS. Each seed
+    gives other pixels (the same photo twice on one engagement is rightly kept once)."""
     from PIL import Image, ImageDraw
 
-    image = Image.new("RGB", (1280, 960), (90, 120, 160))
+    image = Image.new("RGB", (1280, 960), (seed * 37 % 256, seed * 11 % 256, 160))
     draw = ImageDraw.Draw(image)
     for index in range(0, 1280, 40):  # some detail, so the JPEG is not trivially small
-        draw.line([(index, 0), (1280 - index, 960)], fill=(index % 255, 80, 40), width=3)
+        draw.line([(index, 0), (1280 - index, 960)], fill=(index % 255, 80, seed % 256),
+                  width=3)
+    draw.rectangle([(seed % 1200, seed // 1200 % 900), (seed % 1200 + 60, 60)], fill=(0, 0, 0))
     exif = Image.Exif()
     exif[0x0112] = 6
     exif[0x8825] = {1: "N", 2: (52.0, 22.0, 1.0), 3: "W", 4: (2.0, 43.0, 5.0)}
@@ -285,7 +294,7 @@ class Answers:
 
 
 async def run_flows(answers: Answers, user: Any, flows: list[Flow], scheme: Any,
-                    photo: bytes) -> int:
+                    photos: dict[str, bytes]) -> int:
     """One ambassador's flows, step by step; returns the number of updates sent."""
     sent = 0
     question = None
@@ -295,7 +304,7 @@ async def run_flows(answers: Answers, user: Any, flows: list[Flow], scheme: Any,
             if step.action == "command" or step.action == "text":
                 await user.send_text(step.value)
             elif step.action == "photo":
-                await user.send_photo(photo)
+                await user.send_photo(photos[flow.tag])
             else:
                 label = step.value
                 if callable(label):
@@ -501,7 +510,8 @@ async def child_bot(engine_name: str, n_users: int, n_updates: int) -> dict[str,
     scheme = load_scheme()
     plans = plan(n_users, n_updates, scheme)
     n_sent = sum(len(steps(flow, scheme)) for flows in plans for flow in flows)
-    photo = test_jpeg()
+    photos = {flow.tag: test_jpeg(seed) for seed, flow in enumerate(
+        f for flows in plans for f in flows if f.kind == "photos")}
     drop: Callable[[], Any] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         if engine_name == "sqlite":
@@ -544,7 +554,7 @@ async def child_bot(engine_name: str, n_users: int, n_updates: int) -> dict[str,
                                 return False
                         await _until(healthy, 60, "the bot to be healthy")
                     figures = await measure_window(
-                        emu, [run_flows(answers, user, flows, scheme, photo)
+                        emu, [run_flows(answers, user, flows, scheme, photos)
                               for user, flows in zip(users, plans, strict=True)], n_sent)
                     await _until(lambda: _outbox_settled(db), 120, "the outbox to be sent")
                 finally:
@@ -594,7 +604,6 @@ async def check(db: Any, emu: Any, slack: Any, scheme: Any, plans: list[list[Flo
         return found[0]
 
     expected_rows: Counter[str] = Counter()
-    feedback_by_id = {row.id: row for row in feedback}
     for user, flows in enumerate(plans):
         person = seeded.people[user]
         for flow in flows:
@@ -634,7 +643,6 @@ async def check(db: Any, emu: Any, slack: Any, scheme: Any, plans: list[list[Flo
                + len(media) + len(grants))
     if records != n_flows:
         problems.append(f"{records} records for {n_flows} flows")
-    del feedback_by_id
     if processed != n_sent or processed_keys != n_sent:
         problems.append(f"{processed} updates recorded as processed ({processed_keys} "
                         f"distinct) for {n_sent} sent")
@@ -752,18 +760,6 @@ def _option(argv: Sequence[str], name: str, default: Any) -> Any:
     if name in argv:
         return argv[argv.index(name) + 1]
     return default
-
-
-def median_range(values: Sequence[float]) -> str:
-    from bench.common import median_range as common
-
-    return common(values)
-
-
-def pairwise_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
-    from bench.common import pairwise_ratios as common
-
-    return common(numerators, denominators)
 
 
 def child_main(argv: list[str]) -> None:
