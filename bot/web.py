@@ -101,12 +101,9 @@ async def _audit_refused_webhook(application: Application, request: web.Request)
     services = application.bot_data.get("services")
     if services is None:
         return
-    try:
-        async with services.db.transaction() as s:
-            access.record_refused_entry(s, access.WEBHOOK_SECRET, caller=request.remote or "?",
-                                        reason="wrong or missing webhook secret")
-    except Exception as error:  # noqa: BLE001 — the 403 stands whatever happened here
-        log.warning("could not audit a refused webhook call: %s", type(error).__name__)
+    await access.audit_refused_request(services.db, access.WEBHOOK_SECRET,
+                                       caller=request.remote or "?",
+                                       reason="wrong or missing webhook secret")
 
 
 # The oldest due outbox message may wait this long before the process reports itself unhealthy.

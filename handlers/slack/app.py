@@ -146,12 +146,9 @@ async def _audit_unverified(app: AsyncApp, request: web.Request) -> None:
     svc = _SERVICES.get(app)
     if svc is None:
         return
-    try:
-        async with svc.db.transaction() as s:
-            access.record_refused_entry(s, access.SLACK_UNSIGNED, caller=request.remote or "?",
-                                        reason="Slack signature or timestamp did not verify")
-    except Exception as error:  # noqa: BLE001 — the 401 stands whatever happened here
-        log.warning("could not audit an unverified Slack request: %s", type(error).__name__)
+    await access.audit_refused_request(svc.db, access.SLACK_UNSIGNED,
+                                       caller=request.remote or "?",
+                                       reason="Slack signature or timestamp did not verify")
 
 
 def socket_mode_handler(app: AsyncApp, app_token: str) -> Any:

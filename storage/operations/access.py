@@ -5,10 +5,15 @@ wrong secret. The audit line says who knocked (an id, never what they wrote) and
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.audit import audit
 from storage.models import AuditEvent, Person
+
+log = logging.getLogger(__name__)
 
 # The audit actions of refusals at the door.
 TELEGRAM_STRANGER = "telegram_stranger"
@@ -27,3 +32,15 @@ def record_refused_entry(session: AsyncSession, action: str, *, caller: str, rea
                   actor_label=(actor.name if actor else caller)[:120])
     event.outcome = "refused"
     return event
+
+
+async def audit_refused_request(db: Any, action: str, *, caller: str, reason: str) -> None:
+    """A request refused at the door (bad webhook secret, unverified Slack signature) is
+    audited in a transaction of its own; a failure to audit is only logged, because the
+    request is refused either way."""
+    try:
+        async with db.transaction() as session:
+            record_refused_entry(session, action, caller=caller, reason=reason)
+    except Exception as error:  # noqa: BLE001 — the refusal stands whatever happened here
+        log.warning("could not audit a refused request (%s): %s", action,
+                    type(error).__name__)
