@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from typing import Any
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
+from telegram.warnings import PTBUserWarning
 
 log = logging.getLogger(__name__)
+LONG_POLL_MARGIN = 10  # seconds allowed beyond the long poll's own timeout for the answer
 
 
 class ConfirmingPoller:
@@ -73,9 +76,7 @@ class ConfirmingPoller:
                 await asyncio.wait(list(self._in_flight.values()), timeout=self.busy_interval,
                                    return_when=asyncio.FIRST_COMPLETED)
             try:
-                updates = await bot.get_updates(
-                    offset=self.offset(), timeout=0 if self._in_flight else self.timeout,
-                    allowed_updates=Update.ALL_TYPES)
+                raw = await self._fetch(bot, 0 if self._in_flight else self.timeout)
             except InvalidToken:
                 raise
             except Conflict as error:   # another process polls with this token
@@ -86,8 +87,25 @@ class ConfirmingPoller:
                 log.warning("telegram polling: %s", type(error).__name__)
                 await asyncio.sleep(self.retry_interval)
                 continue
-            for update in updates:
-                self._take(update)
+            for data in raw or ():
+                update_id = data.get("update_id")
+                # Fetched again because an older update is still in flight: already taken,
+                # and not parsed again (parsing every re-fetched update cost most of the CPU).
+                if update_id in self._in_flight or update_id in self._done:
+                    continue
+                self._take(Update.de_json(data, bot))
+
+    async def _fetch(self, bot: Any, timeout: int) -> list[dict[str, Any]]:
+        """getUpdates from the offset, as raw JSON: only the updates not yet taken are parsed.
+        (Bot.get_updates would parse every one; the public do_api_request gives the raw result
+        and warns that get_updates exists — which is the point here.)"""
+        kwargs: dict[str, Any] = {"offset": self.offset(), "timeout": timeout,
+                                  "allowed_updates": Update.ALL_TYPES}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PTBUserWarning)
+            return await bot.do_api_request(
+                "getUpdates", api_kwargs={k: v for k, v in kwargs.items() if v is not None},
+                read_timeout=timeout + LONG_POLL_MARGIN)
 
     def _take(self, update: Update) -> None:
         update_id = update.update_id
