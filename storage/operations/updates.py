@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
@@ -115,20 +115,30 @@ async def _arrive_together(session: AsyncSession, knocks: Sequence[_Knock]) -> l
         # Two updates of one person (or one update twice) must not both act on one read: the
         # caller takes each alone, in order.
         raise Conflict("updates of one person arrived together")
-    keys = [k.key for k in knocks]
-    seen = set(await session.scalars(select(ProcessedUpdate.key).where(
-        ProcessedUpdate.key.in_(keys))))
+    # One read for all: each person with their drafts and whether their update's key is
+    # recorded (the key picked by their Telegram id; ids are distinct within a group).
+    key_of = {k.telegram_id: k.key for k in knocks}
+    was_seen = select(ProcessedUpdate.key).where(
+        ProcessedUpdate.key == case(key_of, value=Person.telegram_id)).exists()
     transports = {k.draft_transport for k in knocks if k.draft_transport is not None}
     statement = select(Person, FormDraft.transport, FormDraft.id, FormDraft.state,
-                       FormDraft.expires_at).outerjoin(
+                       FormDraft.expires_at, was_seen.label("seen")).outerjoin(
         FormDraft, and_(FormDraft.person_id == Person.id, FormDraft.transport.in_(transports))
-    ).where(Person.telegram_id.in_([k.telegram_id for k in knocks]))
+    ).where(Person.telegram_id.in_(list(key_of)))
     people: dict[int, Person] = {}
+    seen: set[str] = set()
     found: dict[tuple[int, str], tuple[int, dict[str, Any], dt.datetime]] = {}
-    for person, transport, draft_id, state, expires_at in (await session.execute(statement)):
+    for person, transport, draft_id, state, expires_at, is_seen in \
+            (await session.execute(statement)):
         people[person.telegram_id] = person
+        if is_seen:
+            seen.add(key_of[person.telegram_id])
         if draft_id is not None:
             found[(person.telegram_id, transport)] = (draft_id, state, expires_at)
+    strangers = [k.key for k in knocks if k.telegram_id not in people]
+    if strangers:  # from nobody we know (rare): their keys read apart
+        seen.update(await session.scalars(select(ProcessedUpdate.key).where(
+            ProcessedUpdate.key.in_(strangers))))
     arrivals: list[Arrival] = []
     expired: list[int] = []
     saves: list[tuple[str, DraftSave]] = []

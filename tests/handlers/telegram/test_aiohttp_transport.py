@@ -1,0 +1,64 @@
+"""The Bot API transport honours the environment's proxy, read once per host."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiohttp import web
+from telegram.error import NetworkError
+
+from handlers.telegram.transport import AiohttpRequest
+
+
+@pytest.fixture
+async def proxy():
+    """A forward proxy on loopback that answers every call itself and notes what it was asked."""
+    asked: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        asked.append(str(request.url))
+        return web.json_response({"ok": True, "result": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}", asked
+    await runner.cleanup()
+
+
+async def test_calls_go_through_the_proxy_the_environment_names(proxy, monkeypatch) -> None:
+    address, asked = proxy
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", address)
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        # The host does not resolve: only the proxy can answer.
+        for method in ("getMe", "deleteWebhook"):
+            status, body = await request.do_request(
+                f"http://bot-api.invalid/botTOKEN/{method}", "POST")
+            assert status == 200 and json.loads(body)["result"] is True
+    finally:
+        await request.shutdown()
+    assert asked == ["http://bot-api.invalid/botTOKEN/getMe",
+                     "http://bot-api.invalid/botTOKEN/deleteWebhook"]
+
+
+async def test_a_host_in_no_proxy_is_called_directly(proxy, monkeypatch) -> None:
+    address, asked = proxy
+    monkeypatch.setenv("HTTP_PROXY", address)
+    monkeypatch.setenv("NO_PROXY", "bot-api.invalid")
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError):
+            await request.do_request("http://bot-api.invalid/botTOKEN/getMe", "POST")
+    finally:
+        await request.shutdown()
+    assert asked == []
