@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
@@ -109,36 +109,48 @@ async def arrive(db: Database, key: str, *, telegram_id: int, take: Take,
                             _arrive_together)
 
 
+# Built once: building a statement costs more CPU than running it on SQLite, and these run for
+# every update (expanding parameters take the group's lists).
+_ARRIVALS = select(
+    Person, FormDraft.transport, FormDraft.id, FormDraft.state, FormDraft.expires_at,
+    ProcessedUpdate.key,
+).outerjoin(FormDraft, and_(
+    FormDraft.person_id == Person.id,
+    FormDraft.transport.in_(bindparam("transports", expanding=True))),
+).outerjoin(ProcessedUpdate, ProcessedUpdate.key.in_(bindparam("keys", expanding=True))
+            ).where(Person.telegram_id.in_(bindparam("ids", expanding=True)))
+_DRAFTS = FormDraft.__table__
+_SAVE_DRAFT = update(_DRAFTS).where(
+    _DRAFTS.c.person_id == bindparam("b_person"), _DRAFTS.c.transport == bindparam("b_transport"),
+).values(form=bindparam("b_form"), state=bindparam("b_state"),
+         expires_at=bindparam("b_expires"), updated_at=bindparam("b_now"))
+_RECORD_KEY = insert(ProcessedUpdate.__table__)
+
+
 async def _arrive_together(session: AsyncSession, knocks: Sequence[_Knock]) -> list[Arrival]:
     if len({k.telegram_id for k in knocks}) < len(knocks) or \
             len({k.key for k in knocks}) < len(knocks):
         # Two updates of one person (or one update twice) must not both act on one read: the
         # caller takes each alone, in order.
         raise Conflict("updates of one person arrived together")
-    # One read for all: each person with their drafts and whether their update's key is
-    # recorded (the key picked by their Telegram id; ids are distinct within a group).
-    key_of = {k.telegram_id: k.key for k in knocks}
-    was_seen = select(ProcessedUpdate.key).where(
-        ProcessedUpdate.key == case(key_of, value=Person.telegram_id)).exists()
-    transports = {k.draft_transport for k in knocks if k.draft_transport is not None}
-    statement = select(Person, FormDraft.transport, FormDraft.id, FormDraft.state,
-                       FormDraft.expires_at, was_seen.label("seen")).outerjoin(
-        FormDraft, and_(FormDraft.person_id == Person.id, FormDraft.transport.in_(transports))
-    ).where(Person.telegram_id.in_(list(key_of)))
+    # One read for all: each person with their drafts, and beside every row the keys of the
+    # group that are already recorded (usually none: then one row per person and draft).
+    keys = [k.key for k in knocks]
+    rows = await session.execute(_ARRIVALS, {
+        "ids": [k.telegram_id for k in knocks], "keys": keys,
+        "transports": sorted({k.draft_transport for k in knocks if k.draft_transport})})
     people: dict[int, Person] = {}
     seen: set[str] = set()
     found: dict[tuple[int, str], tuple[int, dict[str, Any], dt.datetime]] = {}
-    for person, transport, draft_id, state, expires_at, is_seen in \
-            (await session.execute(statement)):
+    for person, transport, draft_id, state, expires_at, seen_key in rows:
         people[person.telegram_id] = person
-        if is_seen:
-            seen.add(key_of[person.telegram_id])
+        if seen_key is not None:
+            seen.add(seen_key)
         if draft_id is not None:
             found[(person.telegram_id, transport)] = (draft_id, state, expires_at)
-    strangers = [k.key for k in knocks if k.telegram_id not in people]
-    if strangers:  # from nobody we know (rare): their keys read apart
+    if not people:  # nobody we know sent any of them (rare): their keys read apart
         seen.update(await session.scalars(select(ProcessedUpdate.key).where(
-            ProcessedUpdate.key.in_(strangers))))
+            ProcessedUpdate.key.in_(keys))))
     arrivals: list[Arrival] = []
     expired: list[int] = []
     saves: list[tuple[str, DraftSave]] = []
@@ -167,13 +179,9 @@ async def _arrive_together(session: AsyncSession, knocks: Sequence[_Knock]) -> l
 async def _save_drafts(session: AsyncSession, saves: list[tuple[str, DraftSave]]) -> None:
     """Every draft in one executemany UPDATE, every key in one INSERT (Core statements: no
     unit of work, compiled once and cached)."""
-    table = FormDraft.__table__
     processed_at = utcnow()   # as `remember` records it: the real time, for retention
     result = await session.execute(
-        update(table).where(table.c.person_id == bindparam("b_person"),
-                            table.c.transport == bindparam("b_transport"))
-        .values(form=bindparam("b_form"), state=bindparam("b_state"),
-                expires_at=bindparam("b_expires"), updated_at=bindparam("b_now")),
+        _SAVE_DRAFT,
         [{"b_person": save.person_id, "b_transport": save.transport, "b_form": save.form,
           "b_state": dict(save.state), "b_expires": save.expires_at, "b_now": save.updated_at}
          for _, save in saves])
@@ -181,5 +189,5 @@ async def _save_drafts(session: AsyncSession, saves: list[tuple[str, DraftSave]]
         # A draft went away after it was read (it cannot, under the chat's lock): roll back;
         # each update is then taken alone, through the ordinary path.
         raise Conflict("a draft changed while its update was handled")
-    await session.execute(insert(ProcessedUpdate.__table__),
-                          [{"key": key, "processed_at": processed_at} for key, _ in saves])
+    await session.execute(_RECORD_KEY, [{"key": key, "processed_at": processed_at}
+                                        for key, _ in saves])
