@@ -1,0 +1,65 @@
+"""The one-hop SQLite cursor (storage/sqlite_driver.py) behaves as SQLAlchemy's aiosqlite one:
+rows, counts, new ids, RETURNING, streaming, and the driver's errors as SQLAlchemy's.
+SQLite only: it is SQLite's driver (every other test runs through it as well)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from storage.db import Database
+from storage.models import Base, ProcessedUpdate
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path):
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+    async with database.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+async def test_the_configured_url_runs_through_the_one_hop_dialect(sqlite_db) -> None:
+    assert sqlite_db.url.startswith("sqlite+aiosqlite:///")
+    assert sqlite_db.engine.dialect.driver == "aiosqlite_onehop"
+    assert sqlite_db.dialect == "sqlite"
+
+
+async def test_rows_counts_ids_and_returning(sqlite_db) -> None:
+    table = ProcessedUpdate.__table__
+    async with sqlite_db.transaction() as s:
+        result = await s.execute(insert(table), [{"key": f"k{i}"} for i in range(5)])
+        assert result.rowcount == 5
+        returned = await s.execute(insert(table).returning(table.c.key), {"key": "k5"})
+        assert returned.scalar_one() == "k5"
+        raw = await s.execute(text("INSERT INTO processed_updates (key, processed_at) "
+                                     "VALUES ('k6', '2026-11-24 12:00:00')"))
+        assert raw.lastrowid and raw.lastrowid > 0
+        changed = await s.execute(update(table).where(table.c.key.in_(["k1", "k2", "nope"]))
+                                  .values(key=table.c.key + "x"))
+        assert changed.rowcount == 2
+        keys = (await s.scalars(select(ProcessedUpdate.key).order_by(
+            ProcessedUpdate.key))).all()
+    assert keys == ["k0", "k1x", "k2x", "k3", "k4", "k5", "k6"]
+    async with sqlite_db.transaction() as s:
+        first = (await s.execute(select(table.c.key).order_by(table.c.key))).fetchmany(2)
+        assert [row.key for row in first] == ["k0", "k1x"]
+        streamed = [row.key async for row in await s.stream(select(table.c.key).order_by(
+            table.c.key))]
+    assert streamed == keys
+
+
+async def test_the_drivers_errors_arrive_as_sqlalchemys_and_roll_back(sqlite_db) -> None:
+    async with sqlite_db.transaction() as s:
+        s.add(ProcessedUpdate(key="once"))
+    with pytest.raises(IntegrityError):
+        async with sqlite_db.transaction() as s:
+            await s.execute(insert(ProcessedUpdate.__table__), {"key": "twice"})
+            await s.execute(insert(ProcessedUpdate.__table__), {"key": "once"})
+    with pytest.raises(OperationalError):
+        async with sqlite_db.transaction() as s:
+            await s.execute(text("SELECT * FROM no_such_table"))
+    async with sqlite_db.transaction() as s:
+        assert (await s.scalars(select(ProcessedUpdate.key))).all() == ["once"]
