@@ -51,6 +51,7 @@ from handlers.forms import engine, flows
 from handlers.telegram.app import build_application
 from handlers.telegram.context import Services
 from handlers.telegram.ordering import ChatOrderedProcessor
+from handlers.telegram.polling import ConfirmingPoller
 from storage.db import Database
 from storage.models import Base, FormDraft, Person, ProcessedUpdate, Role
 from storage.operations import drafts
@@ -257,12 +258,13 @@ async def run_form_bot(emu: TelegramEmulator, database: BenchDb, scheme: Scheme,
     await app.initialize()
     try:
         await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=10)
+        # The poller `python -m bot run` uses (it confirms an update only once handled).
+        poller = ConfirmingPoller(app, timeout=10)
+        await poller.start()
         try:
             result = await drive(emu, sends, rate=rate, timeout=timeout)
         finally:
-            await app.updater.stop()
+            await poller.stop(grace=10)
             await app.stop()
     finally:
         await app.shutdown()

@@ -9,7 +9,10 @@ no-op). Updates go through the Application's update processor, as PTB's own fetc
 one chat's in order, different chats concurrently.
 
 While updates are in flight, newer ones are fetched with short polls from the oldest one in
-flight (those already taken are skipped); with none in flight it long-polls.
+flight (those already taken are skipped), every `busy_interval` or as soon as all in flight
+have finished; with none in flight it long-polls. (Every such poll reads again all that is
+still in flight: polling after each update handled, as it first did, read each update about
+as many times as there were updates in hand — most of the CPU under load.)
 """
 
 from __future__ import annotations
@@ -71,10 +74,8 @@ class ConfirmingPoller:
     async def _run(self) -> None:
         bot = self.application.bot
         while not self._stopping.is_set():
-            busy = bool(self._in_flight)
-            if busy:
-                await asyncio.wait(list(self._in_flight.values()), timeout=self.busy_interval,
-                                   return_when=asyncio.FIRST_COMPLETED)
+            if self._in_flight:
+                await asyncio.wait(list(self._in_flight.values()), timeout=self.busy_interval)
             try:
                 raw = await self._fetch(bot, 0 if self._in_flight else self.timeout)
             except InvalidToken:
