@@ -21,6 +21,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 _Proxy = tuple[yarl.URL | None, aiohttp.BasicAuth | None]
+_JSON = {"Content-Type": "application/json"}
 
 
 def _chosen(value: Any, default: float | None) -> float | None:
@@ -85,8 +86,13 @@ class AiohttpRequest(BaseRequest):
             total=None if None in parts else sum(parts),  # type: ignore[arg-type]
             connect=None if connect is None or pool is None else connect + pool,
             sock_connect=connect, sock_read=read)
-        body: Any = fields
-        if files:
+        body: Any = None
+        headers = None
+        if request_data and not files:
+            # As JSON (the Bot API takes it, nested objects as objects): encoding a form
+            # field by field cost about a tenth of a form step's CPU.
+            body, headers = request_data.json_payload, _JSON
+        elif files:
             body = aiohttp.FormData()
             for name, value in (fields or {}).items():
                 body.add_field(name, value)
@@ -94,8 +100,9 @@ class AiohttpRequest(BaseRequest):
                 body.add_field(name, content, filename=filename, content_type=mimetype)
         try:
             proxy, proxy_auth = self._proxy_for(url)
-            async with self._session.request(method, url, data=body, timeout=timeout,
-                                             proxy=proxy, proxy_auth=proxy_auth) as response:
+            async with self._session.request(method, url, data=body, headers=headers,
+                                             timeout=timeout, proxy=proxy,
+                                             proxy_auth=proxy_auth) as response:
                 return response.status, await response.read()
         except asyncio.TimeoutError as error:  # aiohttp's timeouts are TimeoutErrors
             raise TimedOut from error
