@@ -241,7 +241,7 @@ async def open_databases(scheme: Scheme, n_users: int) -> list[BenchDb]:
 async def run_form_bot(emu: TelegramEmulator, database: BenchDb, scheme: Scheme,
                        form: engine.Form, n_updates: int, n_users: int, *,
                        rate: float | None = None, concurrency: int = 16,
-                       timeout: float = 600.0) -> dict[str, float]:
+                       timeout: float = 600.0, ptb_updater: bool = False) -> dict[str, float]:
     """The real bot answering ``n_updates`` typed answers from ``n_users`` ambassadors."""
     await database.reset(scheme, form)
     users = [emu.user(FIRST_TELEGRAM_ID + index, f"Ambassador {index}")
@@ -258,13 +258,22 @@ async def run_form_bot(emu: TelegramEmulator, database: BenchDb, scheme: Scheme,
     await app.initialize()
     try:
         await app.start()
-        # The poller `python -m bot run` uses (it confirms an update only once handled).
-        poller = ConfirmingPoller(app, timeout=10)
-        await poller.start()
+        # By default the poller `python -m bot run` uses (it confirms an update only once
+        # handled); `ptb_updater`: PTB's own, as the echo floor fetches (it confirms an update
+        # as soon as it is queued).
+        poller = None if ptb_updater else ConfirmingPoller(app, timeout=10)
+        if poller is not None:
+            await poller.start()
+        else:
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0, timeout=10)
         try:
             result = await drive(emu, sends, rate=rate, timeout=timeout)
         finally:
-            await poller.stop(grace=10)
+            if poller is not None:
+                await poller.stop(grace=10)
+            else:
+                await app.updater.stop()  # type: ignore[union-attr]
             await app.stop()
     finally:
         await app.shutdown()

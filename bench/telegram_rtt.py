@@ -1,4 +1,5 @@
-"""`python -m bench telegram-rtt [--quick]`: the real bot over a slow link, concurrent vs one at a time.
+"""`python -m bench telegram-rtt [--quick] [--ptb-updater]`: the real bot over a slow link,
+concurrent vs one at a time.
 
 The `telegram` benchmark's form step (bench/telegram.py: 100 seeded ambassadors each typing
 answers to a free-text question; validated, saved as the draft with the update recorded, next
@@ -9,6 +10,10 @@ Telegram's servers sees it. In one run, interleaved round by round:
 * concurrent: the bot as built for production (``build_application``: updates of one chat in
   order, different chats concurrently, 16 at a time; handlers/telegram/ordering.py);
 * sequential: the same bot built with ``concurrency=1``, one update at a time.
+
+Updates are fetched by the bot's `ConfirmingPoller`, as `python -m bot run` fetches them;
+with ``--ptb-updater`` by PTB's own `Updater` instead (which confirms each batch as soon as it
+is queued, so it never waits for a slow update before fetching past it).
 
 A burst of N updates from 100 users is injected at once. After every run each user's draft
 must hold their answers in the order they sent them, and their chat must show one question per
@@ -51,7 +56,7 @@ SIZES = {
 }
 
 
-async def measure(sizes: Sizes) -> float:
+async def measure(sizes: Sizes, *, ptb_updater: bool = False) -> float:
     scheme = load_scheme()
     form = bench_form(-(-sizes.n_updates // sizes.n_users) + 1)
     databases: list[BenchDb] = await open_databases(scheme, sizes.n_users)
@@ -69,7 +74,7 @@ async def measure(sizes: Sizes) -> float:
                 try:
                     results[name].append(await run_form_bot(
                         emu, database, scheme, form, sizes.n_updates, sizes.n_users,
-                        concurrency=concurrency))
+                        concurrency=concurrency, ptb_updater=ptb_updater))
                 finally:
                     await emu.stop()
             print(f"  round {number + 1}/{sizes.rounds} done "
@@ -103,10 +108,12 @@ def sizes_for(argv: Sequence[str]) -> Sizes:
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sizes = sizes_for(argv)
-    print(f"telegram-rtt benchmark: {sizes}; API round trip {LATENCY * 1000:.0f} ms; python "
+    ptb_updater = "--ptb-updater" in argv
+    print(f"telegram-rtt benchmark: {sizes}; API round trip {LATENCY * 1000:.0f} ms; updates "
+          f"fetched by {'PTB Updater' if ptb_updater else 'ConfirmingPoller'}; python "
           f"{sys.version.split()[0]}; {os.cpu_count()} cores; PostgreSQL "
           f"{'on' if os.environ.get('DATABASE_URL_PG') else 'off (DATABASE_URL_PG not set)'}")
-    ratio = asyncio.run(measure(sizes))
+    ratio = asyncio.run(measure(sizes, ptb_updater=ptb_updater))
     print(f"telegram-rtt: {ratio:.1f} concurrent/sequential updates per second")
 
 
