@@ -1,4 +1,5 @@
-"""`python -m bench promises [--quick] [--examples N] [--telegram-examples N]`: the figures of
+"""`python -m bench promises [--quick] [--examples N] [--slack-examples N] [--telegram-examples N]
+[--part engine,slack,telegram,duplicates]`: the figures of
 issue 9's Promises table that are counts, not speeds.
 
 * **Hostile input**: hypothesis draws N texts (default 10,000; `--quick` 30) — Unicode edge
@@ -146,6 +147,9 @@ def _option(argv: list[str], name: str, default: int) -> int:
     return default
 
 
+PARTS = ("engine", "slack", "telegram", "duplicates")
+
+
 def main(argv: list[str]) -> None:
     from tests.promises import hostile
     from tests.promises.logs import debug_logs, leaks
@@ -154,46 +158,66 @@ def main(argv: list[str]) -> None:
     examples_n = _option(argv, "--examples", examples_n)
     slack_n = _option(argv, "--slack-examples", min(slack_n, examples_n))
     telegram_n = _option(argv, "--telegram-examples", min(telegram_n, examples_n))
+    # `--part telegram` (or a comma list) runs only those parts: the long transport runs can
+    # then go side by side, one process per core.
+    parts = argv[argv.index("--part") + 1].split(",") if "--part" in argv else list(PARTS)
+    if unknown := set(parts) - set(PARTS):
+        raise SystemExit(f"--part: unknown {sorted(unknown)}; choose from {', '.join(PARTS)}")
     pg = os.environ.get("DATABASE_URL_PG")
-    print(f"promises benchmark ({mode}): {examples_n:,} hostile examples per field (engine), "
-          f"{slack_n:,} (Slack), {telegram_n:,} (Telegram); duplicates: {ambassadors} ambassadors "
-          f"x 30 + 10 updates, re-delivered; python {sys.version.split()[0]}; PostgreSQL "
-          f"{'on' if pg else 'off (set DATABASE_URL_PG)'}", flush=True)
+    print(f"promises benchmark ({mode}; {', '.join(parts)}): {examples_n:,} hostile examples "
+          f"per field (engine), {slack_n:,} (Slack), {telegram_n:,} (Telegram); duplicates: "
+          f"{ambassadors} ambassadors x 30 + 10 updates, re-delivered; python "
+          f"{sys.version.split()[0]}; PostgreSQL {'on' if pg else 'off (set DATABASE_URL_PG)'}",
+          flush=True)
     started = time.perf_counter()
-    examples = hostile.draw(examples_n)
+    examples = hostile.draw(max(examples_n, slack_n, telegram_n))
     # The fixed edge cases first, then hypothesis's draws up to N.
     played = (hostile.SPECIAL + examples)[:max(examples_n, len(hostile.SPECIAL))]
     slack_played = (hostile.SPECIAL + examples)[:max(slack_n, 1)]
     telegram_played = (hostile.SPECIAL + examples)[:max(telegram_n, 1)]
     failures = 0
+    summary: list[str] = []
+    stack_traces = silent = 0
     # Counts, not speed: the SQLite file lives in memory (/dev/shm) when it can, so that the
     # disk's fsync is not what limits how many examples fit in the run.
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     with tempfile.TemporaryDirectory(prefix="bench-promises-", dir=shm) as tmp:
         sqlite = f"sqlite+aiosqlite:///{Path(tmp) / 'promises.db'}"
+        dup_results: dict[str, Any] = {}
         with debug_logs() as logs:
-            mark = time.perf_counter()
-            engine_counts = asyncio.run(_with_db(sqlite, lambda db: _engine(db, played)))
-            print(f"  hostile, engine: {engine_counts} ({time.perf_counter() - mark:,.0f} s)",
-                  flush=True)
-            failures += engine_counts["crashes"] + engine_counts["not_sentences"]
-            mark = time.perf_counter()
-            slack = asyncio.run(_with_db(sqlite, lambda db: _slack(db, slack_played)))
-            print(f"  hostile, Slack modals: {slack} ({time.perf_counter() - mark:,.0f} s)",
-                  flush=True)
-            mark = time.perf_counter()
-            telegram = asyncio.run(_with_db(sqlite, lambda db: _telegram(db, telegram_played)))
-            print(f"  hostile, Telegram: {telegram} ({time.perf_counter() - mark:,.0f} s)",
-                  flush=True)
-            for counts in (slack, telegram):
+            if "engine" in parts:
+                mark = time.perf_counter()
+                engine_counts = asyncio.run(_with_db(sqlite, lambda db: _engine(db, played)))
+                print(f"  hostile, engine: {engine_counts} ({time.perf_counter() - mark:,.0f} s)",
+                      flush=True)
+                failures += engine_counts["crashes"] + engine_counts["not_sentences"]
+                stack_traces += engine_counts["crashes"]
+                summary.append(f"{examples_n:,}/field engine")
+            for part, label, run, n in (
+                    ("slack", "Slack modals", lambda db: _slack(db, slack_played), slack_n),
+                    ("telegram", "Telegram", lambda db: _telegram(db, telegram_played),
+                     telegram_n)):
+                if part not in parts:
+                    continue
+                mark = time.perf_counter()
+                counts = asyncio.run(_with_db(sqlite, run))
+                print(f"  hostile, {label}: {counts} ({time.perf_counter() - mark:,.0f} s)",
+                      flush=True)
                 failures += counts["stack_traces"] + counts["silent"] + \
                     counts["not_sentences"] + counts["formatting"]
-            dup_results = {"SQLite": asyncio.run(_with_db(
-                sqlite, lambda db: _duplicates(db, ambassadors)))}
-            if pg:
-                dup_results["PostgreSQL"] = asyncio.run(_with_db(
-                    pg, lambda db: _duplicates(db, ambassadors)))
-            leaked = leaks(logs, played[:2_000] + telegram_played[:2_000])
+                stack_traces += counts["stack_traces"]
+                silent += counts["silent"]
+                summary.append(f"{counts['min_per_field']:,}/field {label.split()[0]}")
+            if "duplicates" in parts:
+                dup_results["SQLite"] = asyncio.run(_with_db(
+                    sqlite, lambda db: _duplicates(db, ambassadors)))
+                if pg:
+                    dup_results["PostgreSQL"] = asyncio.run(_with_db(
+                        pg, lambda db: _duplicates(db, ambassadors)))
+            typed = (played if "engine" in parts else []) + \
+                (slack_played if "slack" in parts else []) + \
+                (telegram_played if "telegram" in parts else [])
+            leaked = leaks(logs, list(dict.fromkeys(typed))[:4_000])
         for label, result in dup_results.items():
             print(f"  duplicates, {label}: {result.updates:,} updates re-delivered "
                   f"{result.redelivered:,} times; doubled rows {result.duplicate_rows or 0}, "
@@ -203,15 +227,15 @@ def main(argv: list[str]) -> None:
         print(f"  logs at DEBUG: {len(logs.lines):,} lines, secrets or typed text: "
               f"{leaked or 0}", flush=True)
         failures += len(leaked)
-    sqlite_dup = dup_results["SQLite"]
     print(f"  took {time.perf_counter() - started:,.0f} s", flush=True)
-    print(f"promises: {failures} failures; hostile {examples_n:,}/field engine, "
-          f"{slack['min_per_field']:,}/field Slack, {telegram['min_per_field']:,}/field "
-          f"Telegram: "
-          f"{slack['stack_traces'] + telegram['stack_traces'] + engine_counts['crashes']} "
-          f"stack traces, {slack['silent'] + telegram['silent']} silent; "
-          f"{sqlite_dup.updates:,} updates re-delivered: {sqlite_dup.duplicates} duplicates, "
-          f"{len(sqlite_dup.lost)} lost; {len(leaked)} secrets in logs")
+    line = f"promises: {failures} failures"
+    if summary:
+        line += f"; hostile {', '.join(summary)}: {stack_traces} stack traces, {silent} silent"
+    if "SQLite" in dup_results:
+        sqlite_dup = dup_results["SQLite"]
+        line += (f"; {sqlite_dup.updates:,} updates re-delivered: {sqlite_dup.duplicates} "
+                 f"duplicates, {len(sqlite_dup.lost)} lost")
+    print(f"{line}; {len(leaked)} secrets in logs")
 
 
 if __name__ == "__main__":

@@ -132,12 +132,16 @@ async def seed_people(db: Database, scheme: Scheme, n: int) -> list[Person]:
 
 async def _answer_on_telegram(emu: TelegramEmulator, db: Database, scheme: Scheme,
                               someone: Person, user: FakeUser, form_name: str, field_name: str,
-                              typed: str, tally: FieldTally) -> None:
-    form = engine.form_named(form_name)
-    state = engine.new_state(form)
-    state["step"] = field_name
-    async with db.transaction() as s:
-        await drafts.save_draft(s, scheme, someone, "telegram", form.name, state, now=NOW)
+                              typed: str, tally: FieldTally, *, asked: bool) -> bool:
+    """Play one example; True when the bot refused it (so the question stands, asked again).
+    ``asked``: the field's question already stands (the last example was refused there), so
+    the draft need not be set again."""
+    if not asked:
+        form = engine.form_named(form_name)
+        state = engine.new_state(form)
+        state["step"] = field_name
+        async with db.transaction() as s:
+            await drafts.save_draft(s, scheme, someone, "telegram", form.name, state, now=NOW)
     before = len(user.bot_messages())
     # Telegram's own limits: no empty message, at most 4,096 characters (UTF-16 units).
     text = typed if typed.strip() else typed + "."
@@ -149,7 +153,7 @@ async def _answer_on_telegram(emu: TelegramEmulator, db: Database, scheme: Schem
         await emu.wait_for(lambda: len(user.bot_messages()) > before, 20)
     except TimeoutError:
         tally.bad("silent", text)
-        return
+        return False
     replies = user.bot_messages()[before:]
     said = "\n".join(m.text or "" for m in replies)
     if SORRY in said or TRACE.search(said.replace(text, "")):
@@ -158,10 +162,11 @@ async def _answer_on_telegram(emu: TelegramEmulator, db: Database, scheme: Schem
         sentence = said.split("\n", 1)[0].removeprefix("⚠️").strip()
         if is_sentence(sentence):
             tally.refusals += 1
-        else:
-            tally.bad("not_sentences", said)
+            return True
+        tally.bad("not_sentences", said)
     else:
         tally.progress += 1
+    return False
 
 
 async def telegram_run(db: Database, scheme: Scheme, examples: list[str], *,
@@ -179,11 +184,14 @@ async def telegram_run(db: Database, scheme: Scheme, examples: list[str], *,
             done = Counter[int]()
 
             async def worker(index: int) -> None:
+                standing: tuple[str, str] | None = None  # the question refused last
                 for position in range(index, len(work), len(users)):
                     form_name, field_name, typed = work[position]
-                    await _answer_on_telegram(emu, db, scheme, staff[index], users[index],
-                                              form_name, field_name, typed,
-                                              tally.of(f"{form_name}.{field_name}"))
+                    refused = await _answer_on_telegram(
+                        emu, db, scheme, staff[index], users[index], form_name, field_name,
+                        typed, tally.of(f"{form_name}.{field_name}"),
+                        asked=standing == (form_name, field_name))
+                    standing = (form_name, field_name) if refused else None
                     done[index] += 1
                     if progress and index == 0 and done[0] % 500 == 0:
                         progress(f"telegram: {sum(done.values()):,} of {len(work):,}")
