@@ -55,7 +55,7 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             # Not trust_env: with it aiohttp reads ~/.netrc and the proxy variables on every
             # call, each in a worker thread (two thread hops and two wake-ups of the loop per
-            # call, about a tenth of a form step's CPU). The proxy is read once per host instead
+            # call, two fifths of a form step's CPU). The proxy is read once per host instead
             # (`_proxy_for`), as httpx (PTB's default) honours it.
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
@@ -75,7 +75,6 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
-        fields = request_data.json_parameters if request_data else None
         read = _chosen(read_timeout, self._read_timeout)
         connect = _chosen(connect_timeout, self._connect_timeout)
         pool = _chosen(pool_timeout, self._pool_timeout)
@@ -92,9 +91,9 @@ class AiohttpRequest(BaseRequest):
             # As JSON (the Bot API takes it, nested objects as objects): encoding a form
             # field by field cost about a tenth of a form step's CPU.
             body, headers = request_data.json_payload, _JSON
-        elif files:
+        elif request_data and files:
             body = aiohttp.FormData()
-            for name, value in (fields or {}).items():
+            for name, value in request_data.json_parameters.items():
                 body.add_field(name, value)
             for name, (filename, content, mimetype) in files.items():
                 body.add_field(name, content, filename=filename, content_type=mimetype)

@@ -62,3 +62,29 @@ async def test_a_host_in_no_proxy_is_called_directly(proxy, monkeypatch) -> None
     finally:
         await request.shutdown()
     assert asked == []
+
+
+async def test_a_bot_on_this_transport_sends_keyboards_and_files() -> None:
+    """Through the emulator: a call without files goes as JSON (its keyboard intact); one
+    with a file as multipart form data (the file's bytes intact)."""
+    from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.emulators.telegram import TelegramEmulator
+
+    async with TelegramEmulator(token="123:transport") as emu:
+        emu.user(42, "Ann")
+        request = AiohttpRequest()
+        async with Bot("123:transport", base_url=emu.base_url, base_file_url=emu.base_file_url,
+                       request=request, get_updates_request=AiohttpRequest()) as bot:
+            keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Back", callback_data="b")]])
+            sent = await bot.send_message(42, "Where was it? <b>not bold</b>",
+                                          reply_markup=keyboard)
+            document = await bot.send_document(42, b"a,b\n1,2\n", filename="hours.csv")
+            file = await bot.get_file(document.document.file_id)
+            downloaded = bytes(await file.download_as_bytearray())
+    assert sent.text == "Where was it? <b>not bold</b>"
+    assert sent.reply_markup == keyboard
+    assert downloaded == b"a,b\n1,2\n" and document.document.file_name == "hours.csv"
+    calls = {call.method: call.params for call in emu.calls}
+    assert calls["sendMessage"]["reply_markup"] == keyboard.to_dict()
+    assert "parse_mode" not in calls["sendMessage"]
