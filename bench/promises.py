@@ -170,7 +170,9 @@ def main(argv: list[str]) -> None:
           f"{sys.version.split()[0]}; PostgreSQL {'on' if pg else 'off (set DATABASE_URL_PG)'}",
           flush=True)
     started = time.perf_counter()
-    examples = hostile.draw(max(examples_n, slack_n, telegram_n))
+    wanted = [n for part, n in (("engine", examples_n), ("slack", slack_n),
+                                ("telegram", telegram_n)) if part in parts]
+    examples = hostile.draw(max(wanted)) if wanted else []
     # The fixed edge cases first, then hypothesis's draws up to N.
     played = (hostile.SPECIAL + examples)[:max(examples_n, len(hostile.SPECIAL))]
     slack_played = (hostile.SPECIAL + examples)[:max(slack_n, 1)]
