@@ -39,8 +39,9 @@ class ConfirmingPoller:
         self.busy_interval = busy_interval
         self.retry_interval = retry_interval
         self._in_flight: dict[int, asyncio.Task[None]] = {}
-        self._done: set[int] = set()        # finished, but above an update still in flight
-        self._next: int | None = None       # the offset once nothing is in flight
+        # One past the newest update taken: the offset once nothing is in flight, and the line
+        # below which every update fetched has been taken (Telegram hands them out in order).
+        self._next: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -89,10 +90,10 @@ class ConfirmingPoller:
                 await asyncio.sleep(self.retry_interval)
                 continue
             for data in raw or ():
-                update_id = data.get("update_id")
-                # Fetched again because an older update is still in flight: already taken,
-                # and not parsed again (parsing every re-fetched update cost most of the CPU).
-                if update_id in self._in_flight or update_id in self._done:
+                # Fetched again because an older update was in flight when the poll was sent:
+                # already taken (perhaps finished since), and not parsed again (parsing every
+                # re-fetched update cost most of the CPU).
+                if not self._is_new(data.get("update_id")):
                     continue
                 self._take(Update.de_json(data, bot))
 
@@ -108,12 +109,17 @@ class ConfirmingPoller:
                 "getUpdates", api_kwargs={k: v for k, v in kwargs.items() if v is not None},
                 read_timeout=timeout + LONG_POLL_MARGIN)
 
+    def _is_new(self, update_id: Any) -> bool:
+        # Not "in flight or finished lately": an update that finished while the poll that
+        # returns it again was on the wire would be handled twice (a duplicate that the
+        # processed-update keys make harmless, but that costs a database read and a slot).
+        return isinstance(update_id, int) and (self._next is None or update_id >= self._next)
+
     def _take(self, update: Update) -> None:
         update_id = update.update_id
-        if update_id in self._in_flight or update_id in self._done:
+        if not self._is_new(update_id):
             return
-        if self._next is None or update_id >= self._next:
-            self._next = update_id + 1
+        self._next = update_id + 1
         task = asyncio.create_task(self._handle(update), name=f"telegram-update-{update_id}")
         self._in_flight[update_id] = task
         task.add_done_callback(lambda _, update_id=update_id: self._finished(update_id))
@@ -128,8 +134,3 @@ class ConfirmingPoller:
 
     def _finished(self, update_id: int) -> None:
         self._in_flight.pop(update_id, None)
-        oldest = self.offset()
-        if self._in_flight:
-            self._done.add(update_id)
-        self._done = {done for done in self._done if oldest is not None and done >= oldest} \
-            if self._done else self._done
