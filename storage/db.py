@@ -171,13 +171,30 @@ class Database:
         group = self._groups.get((name, loop))
         if group is None:
             group = self._groups[(name, loop)] = _Group(work)
+        if not group.busy():
+            # Nobody else of the group: the call's transaction runs in the caller's own task,
+            # as an ordinary one would (a task and a future of its own cost a lone update
+            # about a tenth of its latency). Calls arriving meanwhile share the next.
+            group.alone = True
+            try:
+                async with self.transaction() as session:
+                    return (await work(session, [item]))[0]
+            finally:
+                group.alone = False
+                group.last_size = 1
+                if group.waiting:
+                    self._start_runner(group, name, loop)
         future: asyncio.Future[Result] = loop.create_future()
         group.waiting.append((item, future))
-        if group.runner is None or group.runner.done():
-            # A fresh context: the runner serves every caller, so it carries none's log context.
-            group.runner = loop.create_task(self._run_group(group), name=f"db-group-{name}",
-                                            context=contextvars.Context())
+        if not group.alone and (group.runner is None or group.runner.done()):
+            self._start_runner(group, name, loop)
         return await future
+
+    def _start_runner(self, group: _Group[Any, Any], name: str,
+                      loop: asyncio.AbstractEventLoop) -> None:
+        # A fresh context: the runner serves every caller, so it carries none's log context.
+        group.runner = loop.create_task(self._run_group(group), name=f"db-group-{name}",
+                                        context=contextvars.Context())
 
     async def _run_group(self, group: _Group[Any, Any]) -> None:
         while group.waiting:
@@ -238,7 +255,12 @@ class _Group(Generic[Item, Result]):
     work: GroupWork[Item, Result]
     waiting: list[tuple[Item, asyncio.Future[Result]]] = field(default_factory=list)
     runner: asyncio.Task[None] | None = None
+    alone: bool = False  # a call's transaction is running in the caller's task
     last_size: int = 0  # calls in its last transaction
+
+    def busy(self) -> bool:
+        return self.alone or bool(self.waiting) or (
+            self.runner is not None and not self.runner.done())
 
 
 def _settle(future: asyncio.Future[Any], result: Any = None, *,

@@ -15,7 +15,7 @@ from telegram.error import BadRequest
 
 from handlers.forms import engine
 from handlers.forms.engine import EDIT_MENU, SUMMARY, Answer, Form, FormContext
-from handlers.telegram import render
+from handlers.telegram import raw, render
 from handlers.telegram.context import Ctx
 from storage.errors import Conflict, Refused
 from storage.models import Person
@@ -80,8 +80,9 @@ async def load_in(session: AsyncSession, person: Person, now: dt.datetime
 
 
 async def ask(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext,
-              refusal: str | None = None) -> Message:
-    """Send the current question (or the summary) as a new message."""
+              refusal: str | None = None) -> None:
+    """Send the current question (or the summary) as a new message (Telegram's answer is not
+    parsed: nothing needs the question's message id)."""
     if state["step"] == SUMMARY:
         text, markup = render.summary(form, state, ctx.scheme, refusal)
     elif state["step"] == EDIT_MENU:
@@ -89,7 +90,7 @@ async def ask(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext,
     else:
         options = await engine.options_for(form, state, ctx)
         text, markup = render.question(form, state, options, ctx.scheme, ctx.now, refusal)
-    return await chat.send_message(text, reply_markup=markup)
+    await raw.send_message(chat.get_bot(), chat.id, text, markup)
 
 
 async def start_form(update: Update, context: Ctx, person: Person, form: Form) -> None:

@@ -20,12 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import warnings
 from typing import Any
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
-from telegram.warnings import PTBUserWarning
+from handlers.telegram import raw
 
 log = logging.getLogger(__name__)
 LONG_POLL_MARGIN = 10  # seconds allowed beyond the long poll's own timeout for the answer
@@ -98,16 +97,11 @@ class ConfirmingPoller:
                 self._take(Update.de_json(data, bot))
 
     async def _fetch(self, bot: Any, timeout: int) -> list[dict[str, Any]]:
-        """getUpdates from the offset, as raw JSON: only the updates not yet taken are parsed.
-        (Bot.get_updates would parse every one; the public do_api_request gives the raw result
-        and warns that get_updates exists — which is the point here.)"""
-        kwargs: dict[str, Any] = {"offset": self.offset(), "timeout": timeout,
-                                  "allowed_updates": Update.ALL_TYPES}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PTBUserWarning)
-            return await bot.do_api_request(
-                "getUpdates", api_kwargs={k: v for k, v in kwargs.items() if v is not None},
-                read_timeout=timeout + LONG_POLL_MARGIN)
+        """getUpdates from the offset, as raw JSON: only the updates not yet taken are parsed
+        (Bot.get_updates would parse every one)."""
+        return await raw.get_updates(bot, offset=self.offset(), timeout=timeout,
+                                     allowed_updates=Update.ALL_TYPES,
+                                     read_timeout=timeout + LONG_POLL_MARGIN)
 
     def _is_new(self, update_id: Any) -> bool:
         # Not "in flight or finished lately": an update that finished while the poll that

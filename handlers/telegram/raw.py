@@ -1,0 +1,42 @@
+"""Bot API calls whose answer is taken as JSON, not parsed into python-telegram-bot objects.
+
+Parsing Telegram's answer is most of what a call costs in CPU once the transport is cheap: the
+Message that sendMessage returns (about a fifth of a form step), every update getUpdates
+returns again while an older one is in flight. Where nobody reads those objects they are not
+built. The call still goes through the bot's request pipeline: the same transport, timeouts,
+errors and `ReplyRetries`.
+
+PTB warns when `do_api_request` names a method it has ("use Bot.send_message instead"); here
+that is the point, so just that warning is silenced, once, rather than with
+`warnings.catch_warnings` around each call (which is not safe with other tasks running).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.warnings import PTBUserWarning
+
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(send_message|get_updates)'",
+                        category=PTBUserWarning)
+
+
+async def send_message(bot: Bot, chat_id: int, text: str,
+                       reply_markup: InlineKeyboardMarkup | None = None) -> None:
+    """sendMessage, the answer not parsed (the message id is not needed)."""
+    params: dict[str, Any] = {"chat_id": chat_id, "text": text}
+    if reply_markup is not None:
+        params["reply_markup"] = reply_markup
+    await bot.do_api_request("send_message", api_kwargs=params)
+
+
+async def get_updates(bot: Bot, *, offset: int | None, timeout: int,
+                      allowed_updates: list[str], read_timeout: float) -> list[dict[str, Any]]:
+    """getUpdates as JSON, so that only the updates not yet taken are parsed."""
+    params: dict[str, Any] = {"timeout": timeout, "allowed_updates": allowed_updates}
+    if offset is not None:
+        params["offset"] = offset
+    return await bot.do_api_request("get_updates", api_kwargs=params,
+                                    read_timeout=read_timeout)
