@@ -15,6 +15,7 @@ from handlers.telegram.ordering import ChatOrderedProcessor
 from handlers.telegram.retries import ReplyRetries
 from handlers.telegram.router import on_update
 from handlers.telegram.transport import AiohttpRequest
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ def build_application(token: str, services: Services, *,
                                    else ReplyRetries())
     application = builder.build()
     application.bot_data["services"] = services
+    # Updates handled before this moment were handled by an earlier run (router.py asks their
+    # question again when Telegram delivers one of them once more).
+    application.bot_data["started_at"] = utcnow()
     application.add_handler(TypeHandler(Update, measured_update))
     application.add_error_handler(_on_error)
     return application

@@ -100,6 +100,9 @@ async def on_update(update: Update, context: Ctx) -> None:
         services.db, f"tg:{update.update_id}", telegram_id=user.id, take=take,
         draft_transport=conversation.TRANSPORT if typed else None, now=services.clock())
     if arrived.seen:
+        if arrived.person is not None and arrived.person.active and \
+                _handled_by_an_earlier_run(arrived, context):
+            await _ask_again(update, context, arrived.person)
         return
     person, state = arrived.person, arrived.draft_state
     log_context.about_person(person.id if person is not None else None)
@@ -132,6 +135,28 @@ async def on_update(update: Update, context: Ctx) -> None:
             await chat.send_message("Send /menu to see what I can do.", reply_markup=None)
         return
     await conversation.continue_form(update, context, person, state, _answer_of(message))
+
+
+def _handled_by_an_earlier_run(arrived: updates.Arrival, context: Ctx) -> bool:
+    started = context.application.bot_data.get("started_at")
+    return arrived.seen_at is not None and started is not None and arrived.seen_at < started
+
+
+async def _ask_again(update: Update, context: Ctx, person: Person) -> None:
+    """Telegram delivers again what an earlier run handled but never confirmed: that run may
+    have stopped after saving the answer and before sending the next question (the answer is
+    saved first, so nothing they typed is lost — but they would be left waiting). So the
+    question their form is at now is sent again, once per person in this run (a backlog of
+    several such updates gets one); at worst they see a question twice."""
+    asked: set[int] = context.application.bot_data.setdefault("asked_again", set())
+    if person.id in asked:
+        return
+    asked.add(person.id)
+    ctx = conversation.form_context(context, person, update)
+    state = await conversation.load(ctx)
+    if state is not None:
+        await conversation.ask(update.effective_chat, engine.form_named(state["form"]), state,
+                               ctx)
 
 
 def _answer_of(message: Any) -> Answer:

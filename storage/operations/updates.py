@@ -47,6 +47,7 @@ class Arrival:
     seen: bool                              # its key is recorded: handled before, drop it
     person: Person | None                   # who sent it (None: nobody we know)
     draft_state: dict[str, Any] | None = None  # their form in progress, when asked for
+    seen_at: dt.datetime | None = None      # when it was handled before (grouped reads only)
 
 
 async def arrival(session: AsyncSession, key: str, *, telegram_id: int,
@@ -113,7 +114,7 @@ async def arrive(db: Database, key: str, *, telegram_id: int, take: Take,
 # every update (expanding parameters take the group's lists).
 _ARRIVALS = select(
     Person, FormDraft.transport, FormDraft.id, FormDraft.state, FormDraft.expires_at,
-    ProcessedUpdate.key,
+    ProcessedUpdate.key, ProcessedUpdate.processed_at,
 ).outerjoin(FormDraft, and_(
     FormDraft.person_id == Person.id,
     FormDraft.transport.in_(bindparam("transports", expanding=True))),
@@ -140,23 +141,24 @@ async def _arrive_together(session: AsyncSession, knocks: Sequence[_Knock]) -> l
         "ids": [k.telegram_id for k in knocks], "keys": keys,
         "transports": sorted({k.draft_transport for k in knocks if k.draft_transport})})
     people: dict[int, Person] = {}
-    seen: set[str] = set()
+    seen: dict[str, dt.datetime] = {}
     found: dict[tuple[int, str], tuple[int, dict[str, Any], dt.datetime]] = {}
-    for person, transport, draft_id, state, expires_at, seen_key in rows:
+    for person, transport, draft_id, state, expires_at, seen_key, seen_at in rows:
         people[person.telegram_id] = person
         if seen_key is not None:
-            seen.add(seen_key)
+            seen[seen_key] = seen_at
         if draft_id is not None:
             found[(person.telegram_id, transport)] = (draft_id, state, expires_at)
     if not people:  # nobody we know sent any of them (rare): their keys read apart
-        seen.update(await session.scalars(select(ProcessedUpdate.key).where(
-            ProcessedUpdate.key.in_(keys))))
+        recorded = await session.execute(select(
+            ProcessedUpdate.key, ProcessedUpdate.processed_at).where(ProcessedUpdate.key.in_(keys)))
+        seen.update((key, at) for key, at in recorded)
     arrivals: list[Arrival] = []
     expired: list[int] = []
     saves: list[tuple[str, DraftSave]] = []
     for knock in knocks:
         person = people.get(knock.telegram_id)
-        arrived = Arrival(knock.key in seen, person)
+        arrived = Arrival(knock.key in seen, person, seen_at=seen.get(knock.key))
         draft = found.get((knock.telegram_id, knock.draft_transport or ""))
         if person is not None and not arrived.seen and person.active and draft is not None:
             draft_id, state, expires_at = draft

@@ -64,3 +64,48 @@ async def test_every_update_redelivered_changes_nothing_twice(running, db) -> No
         assert await s.scalar(select(func.count()).select_from(FormDraft)) == 0
         recorded = await s.scalar(select(func.count()).select_from(ProcessedUpdate))
     assert recorded >= 4 * len(users)  # every state-changing update left its key
+
+
+async def test_answers_an_earlier_run_handled_get_the_current_question_once(db, scheme) -> None:
+    """A run that stopped after saving an answer but before its question went out (or before
+    Telegram heard the update was handled) gets the update again: the new run sends the
+    question the form is at, once however many of their updates come back, and changes
+    nothing."""
+    await Cast.create(db, scheme)
+    async with db.transaction() as s:
+        ambassador = await person(s, Role.AMBASSADOR, "Amb", "Shropshire")
+    async with TelegramEmulator(token=TOKEN) as emu:
+        user = emu.user(ambassador.telegram_id, ambassador.name)
+        bot = await RunningBot(emu, db, scheme, Clock(NOW)).start()
+        try:
+            await user.send_command("/hours")
+            await said(user, "Which day?")
+            await user.press("Today")
+            pressed = emu.last_update_id
+            await said(user, "How long did you work?")
+            await user.send_text("2")
+            typed = emu.last_update_id
+            await said(user, "What did you do?")
+            # Redelivered within the run that handled them: nothing said again.
+            emu.redeliver(typed)
+            await emu.wait_for(lambda: emu.pending_update_count == 0, 10)
+            await user.send_command("/help")
+            await said(user, "I help you keep")
+            before = [m.text for m in user.bot_messages()]
+
+            await bot.restart()
+            emu.redeliver(pressed)
+            emu.redeliver(typed)
+            await emu.wait_for(lambda: len(user.bot_messages()) > len(before), 10)
+            await emu.wait_for(lambda: emu.pending_update_count == 0, 10)
+            await user.send_command("/help")   # proves both redeliveries were consumed first
+            await emu.wait_for(lambda: len(user.bot_messages()) >= len(before) + 2, 10)
+            again = [m.text for m in user.bot_messages()][len(before):]
+            assert len(again) == 2 and "What did you do?" in again[0]
+            assert "I help you keep" in again[1]
+            async with db.transaction() as s:
+                assert await s.scalar(select(func.count()).select_from(HoursEntry)) == 0
+                draft = await s.scalar(select(FormDraft))
+            assert draft is not None and draft.state["step"] == "description"
+        finally:
+            await bot.stop()
