@@ -329,6 +329,7 @@ class Chat:
     messages: list[ChatMessage] = field(default_factory=list)
     by_id: dict[int, ChatMessage] = field(default_factory=dict)
     bot_activity: list[ChatMessage] = field(default_factory=list)  # sends and edits, in order
+    bot_sent: list[ChatMessage] = field(default_factory=list)  # the bot's messages, in order
     reply_keyboard: list[list[str]] | None = None
     last_action: str | None = None
     awaiting_answer: deque[tuple[int, float]] = field(default_factory=deque)
@@ -355,6 +356,8 @@ class Chat:
         """Append a message to the transcript."""
         self.messages.append(message)
         self.by_id[message.message_id] = message
+        if message.from_bot:
+            self.bot_sent.append(message)
 
     def __repr__(self) -> str:
         name = self.title or self.first_name
@@ -1077,7 +1080,8 @@ class TelegramEmulator:
 
     def bot_messages(self, chat_id: int) -> list[ChatMessage]:
         """The bot's messages in the chat, deleted ones included (see ``deleted``)."""
-        return [message for message in self.transcript(chat_id) if message.from_bot]
+        chat = self._chats.get(chat_id)
+        return list(chat.bot_sent) if chat else []
 
     @property
     def commands(self) -> list[tuple[str, str]]:

@@ -142,7 +142,10 @@ async def _answer_on_telegram(emu: TelegramEmulator, db: Database, scheme: Schem
         state["step"] = field_name
         async with db.transaction() as s:
             await drafts.save_draft(s, scheme, someone, "telegram", form.name, state, now=NOW)
-    before = len(user.bot_messages())
+    # The chat's own list, not user.bot_messages() (a copy of a transcript that grows by
+    # thousands of messages in a bench run: the run slowed to a crawl).
+    sent = user.chat.bot_sent
+    before = len(sent)
     # Telegram's own limits: no empty message, at most 4,096 characters (UTF-16 units).
     text = typed if typed.strip() else typed + "."
     while len(text.encode("utf-16-le")) // 2 > 4096:
@@ -150,11 +153,11 @@ async def _answer_on_telegram(emu: TelegramEmulator, db: Database, scheme: Schem
     tally.examples += 1
     await user.send_text(text)
     try:
-        await emu.wait_for(lambda: len(user.bot_messages()) > before, 20)
+        await emu.wait_for(lambda: len(sent) > before, 20)
     except TimeoutError:
         tally.bad("silent", text)
         return False
-    replies = user.bot_messages()[before:]
+    replies = sent[before:]
     said = "\n".join(m.text or "" for m in replies)
     if SORRY in said or TRACE.search(said.replace(text, "")):
         tally.bad("stack_traces", said)
