@@ -14,6 +14,11 @@ connection's thread) and `_conn` (the sqlite3 connection that thread owns); the 
 every statement of the product through it on every run.
 
 `make_engine` uses it for ``sqlite+aiosqlite`` URLs; the URL people configure is unchanged.
+
+A transaction's ``BEGIN IMMEDIATE`` (storage/db.py) is not a hop of its own either: it is held
+and run in the hop of the transaction's first statement, just before it (nothing can happen in
+between, so the lock is taken exactly as before, and its failure is that statement's); a
+transaction that ran no statement commits or rolls back without a hop.
 """
 
 from __future__ import annotations
@@ -34,11 +39,15 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 DRIVER = "aiosqlite_onehop"
+DEFERRED = ("BEGIN IMMEDIATE", "BEGIN")  # run in the hop of the statement that follows
 _Outcome = tuple[Any, list[Any], int, int | None]
 
 
-def _run(connection: Any, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """On the connection's thread: the whole statement, rows included."""
+def _run(connection: Any, begin: str | None, operation: str, parameters: Any,
+         many: bool) -> _Outcome:
+    """On the connection's thread: the held BEGIN, then the whole statement, rows included."""
+    if begin is not None:
+        connection._conn.execute(begin)
     cursor: sqlite3.Cursor = connection._conn.cursor()
     try:
         if many:
@@ -98,6 +107,11 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
+        if operation in DEFERRED and not parameters:
+            self._adapt_connection.begin_held = operation
+            self._description, self._rowcount, self._lastrowid = None, -1, None
+            self._rows = collections.deque()
+            return None
         try:
             return await_(self._one_hop(operation, parameters, many=False))
         except Exception as error:
@@ -110,16 +124,44 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
 
     async def _one_hop(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        adapt = self._adapt_connection
+        async with adapt._execute_mutex:
+            begin, adapt.begin_held = adapt.begin_held, None
             outcome: _Outcome = await self._connection._execute(
-                _run, self._connection, operation, parameters, many)
+                _run, self._connection, begin, operation, parameters, many)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("begin_held",)
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.begin_held: str | None = None
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self.begin_held is not None:
+            # A streaming cursor runs on aiosqlite's own: the held BEGIN goes first, alone.
+            begin, self.begin_held = self.begin_held, None
+            try:
+                await_(self._connection.execute(begin))
+            except Exception as error:
+                self._handle_exception(error)
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        if self.begin_held is not None:   # no statement ran: there is nothing to commit
+            self.begin_held = None
+            return
+        super().commit()
+
+    def rollback(self) -> None:
+        if self.begin_held is not None:
+            self.begin_held = None
+            return
+        super().rollback()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

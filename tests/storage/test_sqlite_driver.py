@@ -4,6 +4,8 @@ SQLite only: it is SQLite's driver (every other test runs through it as well).""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -63,3 +65,44 @@ async def test_the_drivers_errors_arrive_as_sqlalchemys_and_roll_back(sqlite_db)
             await s.execute(text("SELECT * FROM no_such_table"))
     async with sqlite_db.transaction() as s:
         assert (await s.scalars(select(ProcessedUpdate.key))).all() == ["once"]
+
+
+def _can_take_the_write_lock(path) -> bool:
+    """Whether another connection (as another process would) gets SQLite's write lock now."""
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as error:
+        assert "locked" in str(error)
+        return False
+    finally:
+        other.close()
+
+
+async def test_the_held_begin_takes_the_write_lock_with_the_first_statement(
+        sqlite_db, tmp_path) -> None:
+    path = tmp_path / "driver.db"
+    async with sqlite_db.transaction() as s:
+        # BEGIN IMMEDIATE rides with the first statement, even a read: from then on the
+        # transaction holds the write lock, as when BEGIN was a hop of its own.
+        await s.execute(select(ProcessedUpdate.key))
+        assert not _can_take_the_write_lock(path)
+        s.add(ProcessedUpdate(key="held"))
+    assert _can_take_the_write_lock(path)
+    async with sqlite_db.transaction() as s:
+        # A stream as the first statement runs on aiosqlite's own cursor: BEGIN goes first.
+        assert [row.key async for row in await s.stream(select(ProcessedUpdate.key))] == ["held"]
+        assert not _can_take_the_write_lock(path)
+        await s.execute(insert(ProcessedUpdate.__table__), {"key": "after a stream"})
+    with pytest.raises(RuntimeError):
+        async with sqlite_db.transaction() as s:
+            await s.execute(insert(ProcessedUpdate.__table__), {"key": "rolled back"})
+            raise RuntimeError("the caller failed")
+    async with sqlite_db.transaction():
+        pass   # ran nothing: nothing to commit, and no lock left behind
+    assert _can_take_the_write_lock(path)
+    async with sqlite_db.transaction() as s:
+        keys = set((await s.scalars(select(ProcessedUpdate.key))).all())
+    assert keys == {"held", "after a stream"}
