@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,11 +166,19 @@ def uploaded(page: Page, title: str) -> Locator:
             .get_by_test_id("slack-image"))
 
 
-def shows_picture(image: Locator) -> None:
+def shows_picture(image: Locator, attempts: int = 5) -> None:
     """The picture is on the page and the browser could decode it (not a broken image)."""
     expect(image).to_be_visible(timeout=WAIT_MS)
-    image.scroll_into_view_if_needed()
-    width = image.evaluate("img => img.decode().then(() => img.naturalWidth, () => 0)")
+    for attempt in range(1, attempts + 1):
+        # The message list is drawn again as activity arrives (the upload's own events come
+        # just after the post): a picture replaced mid-check is looked up again.
+        try:
+            image.scroll_into_view_if_needed(timeout=WAIT_MS)
+            width = image.evaluate("img => img.decode().then(() => img.naturalWidth, () => 0)")
+            break
+        except PlaywrightError as error:
+            if "not attached" not in str(error) or attempt == attempts:
+                raise
     assert width > 0, f"the picture {image.get_attribute('src')!r} did not load"
 
 
