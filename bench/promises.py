@@ -1,5 +1,5 @@
 """`python -m bench promises [--quick] [--examples N] [--slack-examples N] [--telegram-examples N]
-[--part engine,slack,telegram,duplicates]`: the figures of
+[--part engine,slack,telegram,duplicates] [--telegram-fields form.field,…]`: the figures of
 issue 9's Promises table that are counts, not speeds.
 
 * **Hostile input**: hypothesis draws N texts (default 10,000; `--quick` 30) — Unicode edge
@@ -128,7 +128,8 @@ async def _telegram(db: Database, examples: list[str]) -> dict[str, int]:
     from tests.storage.seed import Cast
     scheme = load_scheme()
     await Cast.create(db, scheme)
-    tally = await hostile.telegram_run(db, scheme, examples, people=16, progress=_say)
+    tally = await hostile.telegram_run(db, scheme, examples, fields=_TELEGRAM_FIELDS or None,
+                                       people=16, progress=_say)
     for name, samples in tally.failures.items():
         _say(f"telegram {name}: {samples}")
     return _summary(tally)
@@ -148,6 +149,9 @@ def _option(argv: list[str], name: str, default: int) -> int:
 
 
 PARTS = ("engine", "slack", "telegram", "duplicates")
+# `--telegram-fields hours.description,photos.caption`: only those questions (to look again at
+# what a long run found); every question of every form by default.
+_TELEGRAM_FIELDS: list[tuple[str, str]] = []
 
 
 def main(argv: list[str]) -> None:
@@ -163,6 +167,9 @@ def main(argv: list[str]) -> None:
     parts = argv[argv.index("--part") + 1].split(",") if "--part" in argv else list(PARTS)
     if unknown := set(parts) - set(PARTS):
         raise SystemExit(f"--part: unknown {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    if "--telegram-fields" in argv:
+        _TELEGRAM_FIELDS[:] = [tuple(name.split(".", 1))  # type: ignore[misc]
+                               for name in argv[argv.index("--telegram-fields") + 1].split(",")]
     pg = os.environ.get("DATABASE_URL_PG")
     print(f"promises benchmark ({mode}; {', '.join(parts)}): {examples_n:,} hostile examples "
           f"per field (engine), {slack_n:,} (Slack), {telegram_n:,} (Telegram); duplicates: "

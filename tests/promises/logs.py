@@ -29,15 +29,20 @@ class Collected(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.lines: list[str] = []
+        # Each line without its level and logger name: what a person typed is looked for here,
+        # so that typing "schedule" is not found in "apscheduler.scheduler".
+        self.said: list[str] = []
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith(NOT_THE_BOT):
             return
         try:
-            self.lines.append(self.format(record))
+            line = self.format(record)
         except Exception as error:  # noqa: BLE001 — a record that can't format is a finding
-            self.lines.append(f"UNFORMATTABLE {record.name}: {type(error).__name__}")
+            line = f"UNFORMATTABLE {record.name}: {type(error).__name__}"
+        self.lines.append(line)
+        self.said.append(line.split(": ", 1)[1] if ": " in line else line)
 
     @property
     def text(self) -> str:
@@ -73,5 +78,6 @@ def leaks(collected: Collected, typed: Sequence[str] = ()) -> list[str]:
     found = [f"secret {secret[:6]}…" for secret in SECRETS if secret and secret in text]
     if TYPED in text:
         found.append(f"typed text: {next(line for line in collected.lines if TYPED in line)}")
-    found += [f"typed text {t[:30]!r}" for t in typed if len(t.strip()) >= 8 and t in text]
+    said = "\n".join(collected.said)
+    found += [f"typed text {t[:30]!r}" for t in typed if len(t.strip()) >= 8 and t in said]
     return found
