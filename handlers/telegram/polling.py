@@ -110,9 +110,7 @@ class ConfirmingPoller:
         return isinstance(update_id, int) and (self._next is None or update_id >= self._next)
 
     def _take(self, update: Update) -> None:
-        update_id = update.update_id
-        if not self._is_new(update_id):
-            return
+        update_id = update.update_id   # new: `_run` passes only those `_is_new` lets through
         self._next = update_id + 1
         task = asyncio.create_task(self._handle(update), name=f"telegram-update-{update_id}")
         self._in_flight[update_id] = task

@@ -42,37 +42,12 @@ async def remember(session: AsyncSession, key: str) -> None:
 
 @dataclass
 class Arrival:
-    """What the first read of an incoming update found."""
+    """What the first read of an incoming update found (`arrive`)."""
 
     seen: bool                              # its key is recorded: handled before, drop it
     person: Person | None                   # who sent it (None: nobody we know)
     draft_state: dict[str, Any] | None = None  # their form in progress, when asked for
-    seen_at: dt.datetime | None = None      # when it was handled before (grouped reads only)
-
-
-async def arrival(session: AsyncSession, key: str, *, telegram_id: int,
-                  draft_transport: str | None = None, now: dt.datetime | None = None
-                  ) -> Arrival:
-    """`already_processed`, the person by Telegram id and (with `draft_transport`) an active
-    person's draft, in one query. The draft is read as `drafts.load_draft` reads it: one
-    that has expired is deleted and not returned."""
-    seen = select(ProcessedUpdate.key).where(ProcessedUpdate.key == key).exists()
-    statement = select(Person, seen.label("seen"))
-    if draft_transport is not None:
-        statement = statement.add_columns(FormDraft.id, FormDraft.state, FormDraft.expires_at) \
-            .outerjoin(FormDraft, and_(FormDraft.person_id == Person.id,
-                                       FormDraft.transport == draft_transport))
-    row = (await session.execute(statement.where(Person.telegram_id == telegram_id))).first()
-    if row is None:
-        return Arrival(await already_processed(session, key), None)
-    person, was_seen = row[0], bool(row[1])
-    if was_seen or draft_transport is None or not person.active or row[2] is None:
-        return Arrival(was_seen, person)
-    draft_id, state, expires_at = row[2], row[3], row[4]
-    if expires_at <= (now or utcnow()):
-        await session.execute(delete(FormDraft).where(FormDraft.id == draft_id))
-        return Arrival(False, person)
-    return Arrival(False, person, dict(state))
+    seen_at: dt.datetime | None = None      # when it was handled before
 
 
 # --------------------------------------------------------------------------------------------
