@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hmac
 import json
 import logging
@@ -17,6 +18,7 @@ from telegram.ext import Application
 
 from bot.metrics import Metrics
 from storage.db import Database
+from storage.models import utcnow
 from storage.operations import access
 from storage.operations import health
 
@@ -113,9 +115,13 @@ HEALTH_TIMEOUT_SECONDS = 5.0
 
 def healthz(db: Database, *, schedules: Any = None, leader_lock_key: int | None = None,
             max_outbox_lag: float = MAX_OUTBOX_LAG_SECONDS,
-            timeout: float = HEALTH_TIMEOUT_SECONDS) -> Callable[[web.Request], Awaitable[web.Response]]:
+            timeout: float = HEALTH_TIMEOUT_SECONDS,
+            clock: Callable[[], dt.datetime] = utcnow,
+            ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """200 when the database answers, the outbox is keeping up and some process leads the
-    schedules; otherwise 503 with the reason. A database that hangs is a 503 after `timeout`."""
+    schedules; otherwise 503 with the reason. A database that hangs is a 503 after `timeout`.
+    The outbox keeps up when no undelivered message was queued more than `max_outbox_lag`
+    seconds ago (`clock` is the dispatcher's idea of now)."""
 
     async def check(request: web.Request) -> web.Response:
         report: dict[str, Any] = {"ok": True}
@@ -123,7 +129,8 @@ def healthz(db: Database, *, schedules: Any = None, leader_lock_key: int | None 
             async with asyncio.timeout(timeout):
                 async with db.engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
-                    report["outbox_lag_seconds"] = round(await health.outbox_lag_seconds(conn), 1)
+                    report["outbox_lag_seconds"] = round(
+                        await health.outbox_lag_seconds(conn, now=clock()), 1)
                     report["scheduler_leader"] = await _leader(conn)
         except TimeoutError:
             return _unhealthy(report, f"database did not answer within {timeout:g} s")

@@ -10,14 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import Outbox, OutboxStatus, utcnow
 
+# Failed and unknown are final (the office was told); only these may still be sent.
+UNDELIVERED = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+
 
 async def outbox_lag_seconds(connection: AsyncConnection, *,
                              now: dt.datetime | None = None) -> float:
-    """How long the oldest message that is due has been waiting (0 when none is due)."""
+    """How long the oldest message not yet delivered has been waiting since it was queued
+    (0 when none waits). Counted from `created_at`, not `next_attempt_at`: back-off moves the
+    next attempt forward on every failure, so a message failing for an hour would otherwise
+    never look late. A row a dispatcher holds (`sending`) still waits."""
     now = now or utcnow()
     oldest = await connection.scalar(
-        select(func.min(Outbox.next_attempt_at))
-        .where(Outbox.status == OutboxStatus.PENDING.value, Outbox.next_attempt_at <= now))
+        select(func.min(Outbox.created_at))
+        .where(Outbox.status.in_(UNDELIVERED)))
     if oldest is None:
         return 0.0
     if oldest.tzinfo is None:  # SQLite hands back naive UTC through a plain connection

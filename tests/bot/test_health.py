@@ -9,10 +9,26 @@ import socket
 import aiohttp
 from aiohttp import web
 
+from prometheus_client import CollectorRegistry
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+
+from bot.emulators.slack import SlackEmulator
 from bot.web import healthz
+from scheduler.dispatcher import Dispatcher, SlackSender
 from scheduler.runner import LEADER_LOCK_KEY, ScheduleRunner
 from storage.db import Database
 from storage.models import Outbox
+
+
+class Clock:
+    """A clock the test moves by hand (the dispatcher's and /healthz's idea of now)."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
 
 
 async def ask(handler) -> tuple[int, dict]:
@@ -54,7 +70,7 @@ async def test_a_message_waiting_too_long_is_unhealthy(db) -> None:
     async with db.transaction() as s:
         s.add(Outbox(transport="slack", destination="#alerts", event="x",
                      payload={"text": "waiting"},
-                     next_attempt_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)))
+                     created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)))
     status, report = await ask(healthz(db, max_outbox_lag=300))
     assert status == 503 and report["reason"].startswith("outbox: a message has waited 6")
     assert report["outbox_lag_seconds"] >= 600
@@ -89,3 +105,60 @@ async def test_database_that_hangs_is_503_not_a_hang() -> None:
             writer.close()
         await db.dispose()
     assert (status, report["reason"]) == (503, "database did not answer within 0.5 s")
+
+
+async def test_a_message_kept_back_by_retries_is_reported_with_its_true_wait(db, scheme) -> None:
+    """Issue 16 case 10: with chat.postMessage failing, back-off keeps moving the row's next
+    attempt forward; the lag is still counted from when the message was queued."""
+    token = "xoxb-health-test"
+    now = dt.datetime.now(dt.UTC)
+    clock = Clock(now)
+    async with SlackEmulator(bot_token=token, signing_secret="s") as slack:
+        slack.add_channel("#ambassador-alerts")
+        slack.faults.fail("chat.postMessage", times=1000)
+        client = AsyncWebClient(token=token, base_url=slack.api_base_url, retry_handlers=[],
+                                timeout=2)
+        dispatcher = Dispatcher(db, scheme, {"slack": SlackSender(client)}, clock=clock,
+                                backoff_base=1.0, backoff_cap=60.0,
+                                registry=CollectorRegistry())
+        async with db.transaction() as s:
+            s.add(Outbox(transport="slack", destination="#ambassador-alerts", event="x",
+                         payload={"text": "stuck"}, created_at=now, next_attempt_at=now))
+        try:
+            for _ in range(13):                        # 6½ minutes of failures
+                await dispatcher.run_once()
+                clock.now += dt.timedelta(seconds=30)
+            status, report = await ask(healthz(db, max_outbox_lag=300, clock=clock))
+        finally:
+            await client.session.close() if client.session else None
+    async with db.transaction() as s:
+        row = (await s.scalars(select(Outbox))).one()
+    assert row.status == "pending" and row.attempts >= 5 and row.sent_at is None
+    assert status == 503
+    assert report["outbox_lag_seconds"] == 390.0
+    assert report["reason"] == "outbox: a message has waited 390 s to be sent"
+    assert slack.messages("#ambassador-alerts") == []
+
+
+async def test_the_lag_is_the_oldest_undelivered_message_not_the_oldest_due(db) -> None:
+    """A row a dispatcher holds (sending) or has put off still counts; delivered and given-up
+    rows do not."""
+    now = dt.datetime.now(dt.UTC)
+    later = now + dt.timedelta(minutes=5)
+    async with db.transaction() as s:
+        s.add_all([
+            Outbox(transport="slack", destination="#a", event="x", payload={"text": "sent"},
+                   status="sent", created_at=now - dt.timedelta(hours=2), sent_at=now),
+            Outbox(transport="slack", destination="#a", event="x", payload={"text": "failed"},
+                   status="failed", created_at=now - dt.timedelta(hours=1)),
+            Outbox(transport="slack", destination="#b", event="x", payload={"text": "held"},
+                   status="sending", created_at=now - dt.timedelta(seconds=200),
+                   next_attempt_at=later),
+            Outbox(transport="slack", destination="#c", event="x", payload={"text": "put off"},
+                   status="pending", created_at=now - dt.timedelta(seconds=100),
+                   next_attempt_at=later)])
+    status, report = await ask(healthz(db, max_outbox_lag=300, clock=Clock(now)))
+    assert (status, report["outbox_lag_seconds"]) == (200, 200.0)
+    status, report = await ask(healthz(db, max_outbox_lag=300,
+                                       clock=Clock(now + dt.timedelta(seconds=150))))
+    assert (status, report["outbox_lag_seconds"]) == (503, 350.0)
