@@ -476,13 +476,19 @@ class ProcessedUpdate(Base):
 
 
 class FormDraft(Base):
-    """A half-finished form, saved after every answer so a restart loses nothing."""
+    """A half-finished form, saved after every answer so a restart loses nothing.
+
+    One per person per form: starting another form puts this one aside (`active` false)
+    rather than throwing it away, and starting this form again offers to carry on. `active`
+    marks the form the person is in now (at most one per person and app)."""
     __tablename__ = "form_drafts"
-    __table_args__ = (UniqueConstraint("person_id", "transport"),)
+    __table_args__ = (UniqueConstraint("person_id", "transport", "form",
+                                       name="uq_form_drafts_person_form"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     transport: Mapped[str] = mapped_column(String(10))
     form: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     message_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
