@@ -53,29 +53,48 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.CHANGE_SCHEME: frozenset({X}),
 }
 
-# One line each, said to the person who was refused (DESIGN §8: "tells the person why").
-WHY: dict[Action, str] = {
-    Action.OWN_RECORDS: "Only ambassadors can file engagements, feedback, photos, hours and "
-                        "expenses.",
-    Action.RECOMMEND_GRANT: "Only ambassadors can recommend a grant.",
-    Action.RSVP: "Only ambassadors are asked to reply to meeting invitations.",
-    Action.SEE_ALL: "Only the engagement team, the Commissioner and the deputy can see all "
-                    "records.",
-    Action.SEE_GRANTS: "Only the office can see all grant recommendations.",
-    Action.HANDLE_FOLLOW_UP: "Only engagement officers, the Commissioner and the deputy can "
-                             "act on follow-ups.",
-    Action.REVIEW_MEDIA: "Only engagement officers and the deputy can approve photos for use.",
-    Action.SCRUTINISE_GRANT: "Only the commissioning team and the deputy can scrutinise grants.",
-    Action.ADD_DEPUTY_RECOMMENDATION: "Only the deputy can add a recommendation to a grant.",
-    Action.DECIDE_GRANT: "Only the Commissioner can approve or reject a grant.",
-    Action.APPROVE_EXPENSES: "Only engagement officers and the deputy can approve expenses.",
-    Action.MANAGE_MEETINGS: "Only engagement officers and the deputy can manage meetings.",
-    Action.INVITE: "Only engagement officers and the deputy can invite people.",
-    Action.DEACTIVATE: "Only engagement officers and the deputy can deactivate people.",
-    Action.EXPORT: "Only an administrator can export records, from the command line.",
-    Action.ERASE: "Only an administrator can erase a person's data, from the command line.",
-    Action.CHANGE_SCHEME: "Only an administrator can change the scheme.",
+# What each action lets a person do, as the end of "Only <roles> can ...". The roles are
+# never written here: the refusal names them from MATRIX, so the two cannot drift apart.
+DOES: dict[Action, str] = {
+    Action.OWN_RECORDS: "file engagements, feedback, photos, hours and expenses",
+    Action.RECOMMEND_GRANT: "recommend a grant",
+    Action.RSVP: "reply to meeting invitations",
+    Action.SEE_ALL: "see all records, figures and the weekly digest",
+    Action.SEE_GRANTS: "see all grant recommendations",
+    Action.HANDLE_FOLLOW_UP: "act on follow-ups",
+    Action.REVIEW_MEDIA: "approve photos for use",
+    Action.SCRUTINISE_GRANT: "scrutinise grants",
+    Action.ADD_DEPUTY_RECOMMENDATION: "add a recommendation to a grant",
+    Action.DECIDE_GRANT: "approve or reject a grant",
+    Action.APPROVE_EXPENSES: "approve expenses",
+    Action.MANAGE_MEETINGS: "manage meetings",
+    Action.INVITE: "invite people",
+    Action.DEACTIVATE: "deactivate people",
+    Action.EXPORT: "export records",
+    Action.ERASE: "erase a person's data",
+    Action.CHANGE_SCHEME: "change the scheme",
 }
+
+# Each role as a sentence names its holders, in the order of Role.
+ROLE_NAMES: dict[Role, str] = {
+    A: "ambassadors", O: "engagement officers", C: "the commissioning team",
+    P: "the Commissioner", D: "the deputy", X: "administrators",
+}
+
+
+def who_may(action: Action) -> str:
+    """The roles the matrix allows `action`, in plain English: "engagement officers, the
+    deputy and administrators"."""
+    names = [ROLE_NAMES[role] for role in Role if role in MATRIX[action]]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def refusal_sentence(action: Action) -> str:
+    """The one line said to a person refused `action` (DESIGN §8: "tells the person why")."""
+    return f"Only {who_may(action)} can {DOES[action]}."
+
+
+WHY: dict[Action, str] = {action: refusal_sentence(action) for action in Action}
 
 INACTIVE = "Your account is not active. Please contact the engagement team if you think " \
            "this is a mistake."

@@ -26,7 +26,7 @@ from storage.exports import EXTRACTS, extract_rows
 from storage.models import Person
 from storage.operations import office, people
 from storage.parsers import format_date, format_money, format_when
-from storage.permissions import Action
+from storage.permissions import Action, who_may
 
 log = logging.getLogger(__name__)
 COMMAND = "/ambassadors"
@@ -34,7 +34,7 @@ HELP = ("*/ambassadors* — the Community Ambassador scheme from Slack\n"
         "• `stats` — this week and this quarter, by area\n"
         "• `invite` — invite an ambassador or a member of the office\n"
         "• `meetings` — the meetings coming up; schedule a quarterly meeting or a catch-up\n"
-        "• `export` — the CSV extracts, sent to you by DM (administrators)\n"
+        f"• `export` — the CSV extracts, sent to you by DM ({who_may(Action.EXPORT)})\n"
         "• `digest` — post the weekly digest now\n"
         "• `join CODE` — link your Slack account with an invite code\n"
         "• `help` — this list\n"
