@@ -65,6 +65,9 @@ Dates and times (`parse_when`)
     London) is refused with the clock change explained. Autumn overlap: a local time that happens
     twice (01:30 on the last Sunday of October) is taken as the *first* occurrence (BST), always.
   * With `date_only=True` a time, if typed, is ignored; the result is local midnight as UTC.
+  * `not_before` (how far back a report may go: the scheme's start, or `report_within_days`
+    ago, see `Scheme.earliest_report`) refuses an earlier moment with the earliest one allowed,
+    in the scheme's time zone. `01/01/1970 00:00` is a real date, just not one to report.
   * Our own tokeniser handles the common forms (and is about 15-25 µs a call). Only text made
     of tokens it knows, with at least one date word, but in an order it does not (`a week
     from tomorrow at 10am`), goes to dateparser: English only, day first, future-preferring,
@@ -1308,9 +1311,18 @@ def _parse_date(text: str, ctx: _Ctx) -> dt.date:
     return day
 
 
+def too_early_sentence(moment: dt.datetime, earliest: dt.datetime,
+                       tz: str = "Europe/London") -> str:
+    """The refusal of a start before `earliest`, naming both in the scheme's time zone."""
+    first = earliest.astimezone(_zone(tz))
+    limit = format_date(first.date()) if first.time() == dt.time(0) else format_when(first, tz)
+    return (f"That's too long ago to report ({format_when(moment, tz)}): the earliest start "
+            f"I can take is {limit}. Please check the date.")
+
+
 def parse_when(text: str, *, now: dt.datetime, tz: str = "Europe/London",
                allow_past: bool = False, max_future_days: int = 366,
-               date_only: bool = False) -> dt.datetime:
+               date_only: bool = False, not_before: dt.datetime | None = None) -> dt.datetime:
     """A date and time as people type it → aware UTC datetime.
 
     `14/03 19:00`, `14/03/2027 19:00`, `14/3 7pm`, `tomorrow 7pm`, `tomorrow at 19:30`,
@@ -1320,15 +1332,21 @@ def parse_when(text: str, *, now: dt.datetime, tz: str = "Europe/London",
     module docstring for how ambiguous forms are read.
 
     Raises InvalidInput for anything unreadable, ambiguous, impossible, skipped by the clocks,
-    already past (unless `allow_past`), or more than `max_future_days` ahead; ValueError when
-    `now` is naive or `tz` unknown.
+    already past (unless `allow_past`), before `not_before` (an aware moment: how far back a
+    past time may go), or more than `max_future_days` ahead; ValueError when `now` or
+    `not_before` is naive or `tz` unknown.
     """
+    if not_before is not None and (not_before.tzinfo is None or not_before.utcoffset() is None):
+        raise ValueError("not_before must be timezone-aware")
     ctx = _context(now, tz, allow_past, date_only, max_future_days)
     if date_only:
         day = _parse_date(text, ctx)
         # Midnight can itself be skipped in some zones; fold=0 then gives the first instant
         # of that local day, which is what "the start of the day" means.
-        return dt.datetime.combine(day, dt.time(0)).replace(tzinfo=ctx.zone).astimezone(_UTC)
+        midnight = dt.datetime.combine(day, dt.time(0), tzinfo=ctx.zone).astimezone(_UTC)
+        if not_before is not None and midnight < not_before:
+            raise InvalidInput(too_early_sentence(midnight, not_before, tz))
+        return midnight
     found, recent_past = _parse_local(text, ctx)
     if not isinstance(found, dt.datetime):
         raise InvalidInput(f"Please add a time, e.g. {found:%d/%m} 19:00.")
@@ -1344,6 +1362,8 @@ def parse_when(text: str, *, now: dt.datetime, tz: str = "Europe/London",
             advice = f"Please give a time in the future, e.g. tomorrow {local:%H:%M}."
         raise InvalidInput(f"That time has already passed (it was {day_text} at "
                            f"{local:%H:%M}). {advice}")
+    if not_before is not None and moment < not_before:
+        raise InvalidInput(too_early_sentence(moment, not_before, tz))
     if moment - ctx.now > dt.timedelta(days=max_future_days):
         raise _too_far(format_when(moment, tz), ctx)
     return moment

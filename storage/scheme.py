@@ -84,6 +84,9 @@ class Limits(_Strict):
     draft_expiry_days: int = Field(14, gt=0, le=365)
     max_text_chars: int = Field(2000, ge=100, le=3000)
     max_media_bytes: int = Field(20 * 1024 * 1024, gt=0, le=2_000_000_000)
+    # How many days after an engagement it may still be reported (feedback for one that was
+    # never pre-notified): memories and numbers older than that are not worth recording.
+    report_within_days: int = Field(90, gt=0, le=3660)
 
     @field_validator("grant_cap_pence", "fund_size_pence", "annual_fee_pence", mode="before")
     @classmethod
@@ -130,6 +133,9 @@ class Scheme(_Strict):
     office: str = Field(min_length=1)
     commissioner_title: str = "Commissioner"
     timezone: str = "Europe/London"
+    # The day the scheme began: nothing held before it can be reported. When the file does
+    # not say, the start of the fund period.
+    started: dt.date | None = None
     areas: list[str] = Field(min_length=1)
     plan_name: str = "Police and Crime Plan"
     plan_objectives: list[str] = Field(min_length=1)
@@ -167,6 +173,19 @@ class Scheme(_Strict):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def began(self) -> dt.date:
+        return self.started or self.limits.fund_starts
+
+    def earliest_report(self, now: dt.datetime) -> dt.datetime:
+        """The earliest start an engagement reported after the fact may have, as aware UTC:
+        the first moment (in the scheme's zone) of the later of the day the scheme began and
+        `report_within_days` days before today. A whole local day, so the sentence that
+        refuses an earlier one can name that day and be exactly right."""
+        today = now.astimezone(self.tz).date()
+        day = max(self.began, today - dt.timedelta(days=self.limits.report_within_days))
+        return dt.datetime.combine(day, dt.time(0), tzinfo=self.tz).astimezone(dt.UTC)
 
 
 def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:

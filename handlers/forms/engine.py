@@ -75,6 +75,7 @@ class Field:
     max_chars: int = 200
     choices: ChoiceSource | None = None
     allow_past: bool = False           # for "when": reporting something already held
+    not_before: Callable[[Scheme, dt.datetime], dt.datetime] | None = None  # and how far back
     cap_pence: Callable[[Scheme], int] | None = None
     show_if: Callable[[dict[str, Any]], bool] | None = None
     hint: str = ""                     # e.g. "e.g. 14/03 19:00 or tomorrow 7pm"
@@ -296,7 +297,9 @@ async def _parse(current: Field, state: dict[str, Any], answer: Answer,
                                   allow_past=True).isoformat()
     if kind == "when":
         value = parsers.parse_when(text, now=ctx.now, tz=scheme.timezone,
-                                   allow_past=current.allow_past)
+                                   allow_past=current.allow_past, not_before=(
+                                       current.not_before(scheme, ctx.now)
+                                       if current.not_before else None))
         return value.isoformat()
     raise InvalidInput("Please type your answer.")
 

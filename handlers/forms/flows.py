@@ -11,6 +11,7 @@ from storage.models import FollowUpNeeded, Urgency
 from storage.errors import InvalidInput
 from storage.operations import engagements, feedback, grants, hours, media, people
 from storage.parsers import format_money, format_when
+from storage.scheme import Scheme
 
 NEW_ENGAGEMENT = "new"
 DURATIONS = [(30, "30 minutes"), (60, "1 hour"), (90, "1½ hours"), (120, "2 hours"),
@@ -179,7 +180,8 @@ FEEDBACK = register(Form(
         Field("kind", "Kind", KIND.prompt, "choice", choices=_kinds, show_if=_is_new),
         Field("place", "Place", PLACE.prompt, "text", max_chars=200, show_if=_is_new),
         Field("starts_at", "When", "When did it start?", "when", allow_past=True,
-              show_if=_is_new, hint="e.g. yesterday 7pm or 14/03 19:00"),
+              not_before=Scheme.earliest_report, show_if=_is_new,
+              hint="e.g. yesterday 7pm or 14/03 19:00"),
         Field("duration", "Length", "How long did it last?", "choice", choices=_durations,
               show_if=_is_new),
         Field("attendees", "People reached", "How many people were there?", "count"),

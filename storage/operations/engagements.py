@@ -12,7 +12,7 @@ from storage.audit import audit, snapshot
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import Engagement, EngagementStatus, Feedback, Person, utcnow
 from storage.operations.people import area_named
-from storage.parsers import format_when
+from storage.parsers import format_when, too_early_sentence
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -32,7 +32,7 @@ def _check_text(value: str, what: str, limit: int) -> str:
 
 
 def _check_times(starts_at: dt.datetime, ends_at: dt.datetime, *, now: dt.datetime,
-                 after_the_fact: bool, tz: str) -> None:
+                 after_the_fact: bool, tz: str, not_before: dt.datetime | None = None) -> None:
     if ends_at <= starts_at:
         raise InvalidInput("The end must be after the start "
                            f"({format_when(starts_at, tz)}).", field="ends_at")
@@ -46,6 +46,8 @@ def _check_times(starts_at: dt.datetime, ends_at: dt.datetime, *, now: dt.dateti
     if after_the_fact and starts_at > now:
         raise InvalidInput("That start time is still to come; report it after it has "
                            "happened, or pre-notify it instead.", field="starts_at")
+    if after_the_fact and not_before is not None and starts_at < not_before:
+        raise InvalidInput(too_early_sentence(starts_at, not_before, tz), field="starts_at")
 
 
 def _check_latlon(latitude: float | None, longitude: float | None) -> tuple[float | None,
@@ -73,7 +75,7 @@ async def do_prenotify_engagement(
         raise InvalidInput(f"Please choose the kind of engagement from: "
                            f"{', '.join(scheme.engagement_kinds)}.", field="kind")
     _check_times(starts_at, ends_at, now=now, after_the_fact=after_the_fact,
-                 tz=scheme.timezone)
+                 tz=scheme.timezone, not_before=scheme.earliest_report(now))
     if expected_audience is not None and not 0 <= expected_audience <= 100_000:
         raise InvalidInput("Please give the expected audience as a number from 0 to 100,000.",
                            field="expected_audience")
