@@ -17,8 +17,8 @@ install: $(STAMP)
 migrate: $(STAMP)
 	$(PY) -m bot migrate
 
+# The sandbox migrates and seeds its own file (sandbox.db): nothing .env names is touched.
 demo: $(STAMP)
-	$(PY) -m bot migrate
 	$(PY) -m bot sandbox
 
 # The whole suite on SQLite and on a throwaway PostgreSQL server (DATABASE_URL_PG skips it).

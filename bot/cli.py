@@ -1,5 +1,5 @@
-"""The command line (DESIGN §6): migrate, invite, people, export, erase, run, digest,
-retention, sandbox."""
+"""The command line: migrate, invite, people, export, erase, run, digest, retention,
+backup, restore, sandbox."""
 
 from __future__ import annotations
 
@@ -304,6 +304,41 @@ def sandbox(port: int = typer.Option(8080, help="Port of the web page (on 127.0.
         typer.echo(f"The sandbox can't start: {error.strerror or error}. Is something else "
                    f"using port {port}? Try --port 8081.", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command("backup")
+def backup_command(out: Path = typer.Option(..., help="A new directory for the backup")) -> None:
+    """Back up the database and the media directory together (see docs/operations.md)."""
+    from bot.backup import BackupError, backup
+
+    settings = _settings()
+    try:
+        report = asyncio.run(backup(settings.database_url, settings.media_dir, out))
+    except BackupError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Backed up {sum(report.row_counts.values())} rows and {report.media_files} "
+               f"media files to {report.directory}.")
+
+
+@app.command("restore")
+def restore_command(source: Path = typer.Option(..., "--from", help="A backup's directory"),
+                    yes: bool = typer.Option(False, "--yes", help="Don't ask first")) -> None:
+    """Replace the database and the media directory with a backup's. Stop the bot first."""
+    from bot.backup import BackupError, restore
+
+    settings = _settings()
+    if not yes and not typer.confirm(f"Replace the database and {settings.media_dir} with the "
+                                     f"backup in {source}?"):
+        raise typer.Exit(1)
+    try:
+        report = asyncio.run(restore(source, settings.database_url, settings.media_dir))
+    except BackupError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Restored {sum(report.row_counts.values())} rows and {report.media_files} "
+               "media files; the row counts match the backup's manifest. Now run "
+               "`python -m bot migrate`.")
 
 
 if __name__ == "__main__":  # pragma: no cover
