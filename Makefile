@@ -22,7 +22,9 @@ demo: $(STAMP)
 	$(PY) -m bot sandbox
 
 # The whole suite on SQLite and on a throwaway PostgreSQL server (DATABASE_URL_PG skips it).
+# Reports need Pango (WeasyPrint) and their tests pdftotext: installed first when missing.
 test: $(STAMP)
+	$(PY) scripts/system_packages.py
 	$(PY) scripts/with_postgres.py $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -341,6 +341,78 @@ def restore_command(source: Path = typer.Option(..., "--from", help="A backup's 
                "`python -m bot migrate`.")
 
 
+# ---- reports (issue 20): the panel report, the annual report, the grants register --------
+
+report_app = typer.Typer(no_args_is_help=True, help="Reports for the police and crime panel, "
+                         "the annual report and the grants register for publication.")
+app.add_typer(report_app, name="report")
+
+
+def _period(parse: Callable[[str], Any], text: str) -> Any:
+    try:
+        return parse(text)
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+def _report_out(out: Path) -> Path:
+    if out.suffix.lower() not in (".pdf", ".html"):
+        typer.echo("--out must end in .pdf or .html (e.g. q3.pdf).", err=True)
+        raise typer.Exit(2)
+    return out
+
+
+@report_app.command("panel")
+def report_panel(quarter: str = typer.Option(..., "--quarter", help="e.g. 2026-Q3 (July to "
+                                             "September 2026)"),
+                 out: Path = typer.Option(..., "--out", help="The file: .pdf or .html")) -> None:
+    """The quarterly report to the police and crime panel (PDF or HTML)."""
+    from scheduler.reports.build import write_panel_report
+    from storage.reports.periods import parse_quarter
+
+    period, out = _period(parse_quarter, quarter), _report_out(out)
+    settings = _settings()
+    _run(lambda db, scheme: write_panel_report(db, scheme, period, out,
+                                               media_dir=settings.media_dir))
+    typer.echo(f"Panel report for {period.label} written to {out}")
+
+
+@report_app.command("annual")
+def report_annual(year: str = typer.Option(..., "--year", help="The financial year, e.g. "
+                                           "2026-27"),
+                  out: Path | None = typer.Option(None, "--out", help="The file: .pdf or "
+                                                  ".html (default annual-YEAR.pdf)")) -> None:
+    """The annual report, by quarter (PDF or HTML)."""
+    from scheduler.reports.build import write_annual_report
+    from storage.reports.periods import parse_year
+
+    period = _period(parse_year, year)
+    out = _report_out(out or Path(f"annual-{period.key}.pdf"))
+    settings = _settings()
+    _run(lambda db, scheme: write_annual_report(db, scheme, period, out,
+                                                media_dir=settings.media_dir))
+    typer.echo(f"Annual report for {period.label} written to {out}")
+
+
+@report_app.command("grants")
+def report_grants(year: str = typer.Option(..., "--year", help="The financial year, e.g. "
+                                           "2026-27"),
+                  out: Path = typer.Option(Path("."), "--out", help="Directory for the CSV "
+                                           "and HTML"),
+                  all_decisions: bool = typer.Option(False, "--all-decisions", help="List "
+                                                     "grants not approved too")) -> None:
+    """The grants register for publication: grants decided in the year (CSV and HTML)."""
+    from scheduler.reports.build import write_grants_register
+    from storage.reports.periods import parse_year
+
+    period = _period(parse_year, year)
+    files, count = _run(lambda db, scheme: write_grants_register(
+        db, scheme, period, out, all_decisions=all_decisions))
+    typer.echo(f"{count} grant{'s' if count != 1 else ''} decided in {period.label}: "
+               + ", ".join(str(f) for f in files))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
     sys.exit(0)

@@ -526,3 +526,13 @@ Outbox.outcome_unknown = mapped_column(Boolean, default=False, server_default="0
 
 # The digest counts follow-ups still open at the end of a past week (done after it ended).
 Index("ix_follow_ups_done_at", FollowUp.done_at)
+
+# --- Added by the reports issue (storage/reports/, storage/operations/outcomes.py) ----------
+
+# The outcome excerpt the office marked as publishable (its own wording, checked for names):
+# reports quote this, never the ambassador's unreviewed `outcomes`.
+Feedback.public_outcome = mapped_column(Text, nullable=True)
+Feedback.public_outcome_by_id = mapped_column(ForeignKey("people.id"), nullable=True)
+Feedback.public_outcome_at = mapped_column(UTCDateTime, nullable=True)
+# Grants register: grants by when they were decided.
+Index("ix_grants_decided_at", GrantRecommendation.decided_at)
