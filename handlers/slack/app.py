@@ -1,8 +1,12 @@
 """Builds the slack-bolt AsyncApp for the office and for ambassadors in Slack DMs.
 
-HTTP mode: bot/web.py mounts `slack_events_handler(app)` at POST /slack/events; Bolt checks
-the signing secret and the timestamp (a forged or stale request gets 401 and runs nothing).
-Socket Mode: `socket_mode_handler(app, app_token)` when SLACK_APP_TOKEN is set.
+HTTP mode: bot/runner.py mounts `slack_events_handler(app)` at POST /slack/events. Its door
+(handlers/slack/door.py) verifies every request before Bolt sees it: one not verified, for
+whatever reason, gets 401, is audited and runs nothing — no listener, no error handler, no
+call to Slack or to a response_url — so every body a listener or `_on_error` reads was signed
+by Slack. A verified body Slack would never send gets 400.
+Socket Mode: `socket_mode_handler(app, app_token)` when SLACK_APP_TOKEN is set (its requests
+come over the connection Slack opened with the app token, so they need no signature).
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 
 from handlers import log_context
+from handlers.slack import door
 from handlers.slack.context import SORRY, SlackServices, action_key, view_key
 from handlers.slack.listeners import register_listeners
 from handlers.slack.media import slack_media_intake
@@ -39,6 +46,8 @@ log = logging.getLogger(__name__)
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 MAX_REQUEST_BYTES = 1_000_000
 _SERVICES: weakref.WeakKeyDictionary[AsyncApp, SlackServices] = weakref.WeakKeyDictionary()
+_VERIFIERS: weakref.WeakKeyDictionary[AsyncApp, SignatureVerifier | None] = \
+    weakref.WeakKeyDictionary()
 
 
 def build_slack_app(db: Database, scheme: Scheme, *, token: str, signing_secret: str,
@@ -72,6 +81,7 @@ def build_slack_app(db: Database, scheme: Scheme, *, token: str, signing_secret:
     app.use(attach_services)
     app.use(_drop_repeats)
     _SERVICES[app] = svc
+    _VERIFIERS[app] = door.verifier_for(signing_secret)
     app.error(_on_error)
     register_listeners(app)
     return app
@@ -115,7 +125,8 @@ async def _drop_repeats(body: dict[str, Any], req: Any, context: Any,
 
 
 async def _on_error(error: Exception, body: dict[str, Any], context: Any) -> None:
-    """Log what failed (never the body: it holds what people wrote) and tell the person."""
+    """Log what failed (never the body: it holds what people wrote) and tell the person. Only
+    a request the door verified gets this far, so the response_url is one Slack gave."""
     log.error("slack listener failed: %s", type(error).__name__, exc_info=error)
     respond = context.get("respond") if context else None
     if respond is not None and isinstance(body, dict) and body.get("response_url"):
@@ -131,24 +142,45 @@ def slack_events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web
     async def receive(request: web.Request) -> web.Response:
         if (request.content_length or 0) > MAX_REQUEST_BYTES:
             return web.Response(status=413, text="too large")
-        bolt_request = await to_bolt_request(request)
+        body = await request.read()
+        why = door.unverified(_VERIFIERS.get(app), body, request.headers)
+        if why is not None:
+            return await _refuse_unverified(app, request, why)
+        problem = door.malformed(body, request.content_type)
+        if problem is None:
+            try:
+                bolt_request = AsyncBoltRequest(body=body.decode("utf-8"),
+                                                query=request.query_string,
+                                                headers=request.headers)  # type: ignore[arg-type]
+            except Exception as error:  # noqa: BLE001 — Bolt could not read what Slack signed
+                problem = f"Bolt could not read it ({type(error).__name__})"
+        if problem is not None:
+            log.warning("slack request refused (400): %s", problem)
+            return web.Response(status=400, text="malformed request")
         bolt_response = await app.async_dispatch(bolt_request)
-        if bolt_response.status == 401:  # Bolt refused the signature or the timestamp
-            await _audit_unverified(app, request)
+        if bolt_response.status == 401:  # Bolt's own check, a moment after ours, disagreed
+            await _audit_unverified(app, request, "Bolt refused the signature or timestamp")
         return await to_aiohttp_response(bolt_response)
 
     return receive
 
 
-async def _audit_unverified(app: AsyncApp, request: web.Request) -> None:
-    """A request that failed Slack's signature check is audited (where it came from, never
-    its body); failing to audit is only logged: the request is refused either way."""
+async def _refuse_unverified(app: AsyncApp, request: web.Request, why: str) -> web.Response:
+    """401, audited, and nothing else: not a byte of the body is read past the signature."""
+    log.warning("slack request refused (401): %s", why)
+    await _audit_unverified(app, request, why)
+    return web.Response(status=401, text="unverified request")
+
+
+async def _audit_unverified(app: AsyncApp, request: web.Request, why: str) -> None:
+    """A request that failed Slack's signature check is audited (where it came from and why,
+    never its body); failing to audit is only logged: the request is refused either way."""
     svc = _SERVICES.get(app)
     if svc is None:
         return
     await access.audit_refused_request(svc.db, access.SLACK_UNSIGNED,
                                        caller=request.remote or "?",
-                                       reason="Slack signature or timestamp did not verify")
+                                       reason=f"Slack request not verified: {why}")
 
 
 def socket_mode_handler(app: AsyncApp, app_token: str) -> Any:
