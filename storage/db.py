@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import (AsyncEngine, AsyncSession, async_sessionmake
 from storage.errors import NotAllowed
 from storage.models import AuditEvent
 from storage.outbox import QUEUED
-from storage.sqlite_driver import one_hop_url
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys, a busy timeout and immediate writes."""
     if is_sqlite(url):
-        engine = create_async_engine(one_hop_url(url),
+        engine = create_async_engine(url,
                                      connect_args={"timeout": SQLITE_BUSY_SECONDS}, **kwargs)
         _configure_sqlite(engine)
         return engine
