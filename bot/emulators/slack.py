@@ -40,11 +40,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
+
+from bot.emulators.ids import KeptCounter
 
 logger = logging.getLogger(__name__)
 
@@ -882,6 +885,7 @@ class SlackEmulator:
         app_url: str | None = None,
         clock: Callable[[], float] | None = None,
         app_timeout: float = 10.0,
+        state_dir: Path | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.signing_secret = signing_secret
@@ -908,6 +912,11 @@ class SlackEmulator:
         self._response_targets: dict[str, _ResponseTarget] = {}
         self._last_ts_us = 0
         self._counter = itertools.count(1)
+        # Apps keep the event ids they handled to drop Slack's retries; with a state
+        # directory the ids continue after a restart instead of repeating recorded ones.
+        # (Trigger ids, view hashes and action_ts carry a random part or the time already.)
+        self._event_ids = KeptCounter(
+            state_dir / "slack-event-id.json" if state_dir is not None else None, 1)
         self._change = asyncio.Event()
         self._waiting = 0
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
@@ -2098,7 +2107,7 @@ class SlackEmulator:
             "api_app_id": APP_ID,
             "event": event,
             "type": "event_callback",
-            "event_id": f"Ev{next(self._counter):010d}",
+            "event_id": f"Ev{self._event_ids.take():010d}",
             "event_time": int(time.time()),
             "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True,
                                 "is_enterprise_install": False}],

@@ -40,11 +40,14 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from html import unescape
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from bot.emulators.ids import KeptCounter
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ __all__ = [
 DEFAULT_TOKEN = "123456789:AAEmulatorTokenForTestsOnly_0123456789"
 DEFAULT_GROUP_CHAT_ID = -4_000_000_001
 DEFAULT_SUPERGROUP_CHAT_ID = -1_001_000_000_001
+FIRST_UPDATE_ID = 100_001
 
 MAX_MESSAGE_LENGTH = 4096  # in UTF-16 code units, like Telegram counts
 MAX_CAPTION_LENGTH = 1024
@@ -927,7 +931,9 @@ class TelegramEmulator:
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, bot_username: str = "ambassador_test_bot",
                  bot_first_name: str = "Ambassador Bot", call_history: int = 10_000,
-                 update_history: int = 10_000) -> None:
+                 update_history: int = 10_000, state_dir: Path | None = None) -> None:
+        """`state_dir`: where the last update id is kept, so an emulator started again on it
+        continues the ids (as Telegram does) instead of repeating ones a bot has recorded."""
         self.token = token
         bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 123456789
         self.bot_user: dict[str, Any] = {"id": bot_id, "is_bot": True,
@@ -964,7 +970,9 @@ class TelegramEmulator:
         self._webhook_loop: asyncio.Task[None] | None = None
         self._poll_generation = 0
         self._counter = itertools.count(1)
-        self._next_update_id = 100_001
+        self._update_ids = KeptCounter(
+            state_dir / "telegram-update-id.json" if state_dir is not None else None,
+            FIRST_UPDATE_ID)
         self._updates_arrived = _Signal()
         self._changed = _Signal()
         self._subscribers: set[asyncio.Queue[bytes | None]] = set()
@@ -1106,8 +1114,10 @@ class TelegramEmulator:
 
     @property
     def last_update_id(self) -> int | None:
-        """The id of the most recent update injected."""
-        return self._next_update_id - 1 if self._next_update_id > 100_001 else None
+        """The id of the most recent update injected (by this run or, with a state
+        directory, an earlier one)."""
+        last = self._update_ids.next - 1
+        return last if last >= FIRST_UPDATE_ID else None
 
     @property
     def pending_update_count(self) -> int:
@@ -1164,8 +1174,9 @@ class TelegramEmulator:
     def _inject(self, kind: str, body: dict[str, Any], chat_id: int | None,
                 update_id: int | None = None) -> int:
         if update_id is None:
-            update_id = self._next_update_id
-        self._next_update_id = max(self._next_update_id, update_id + 1)
+            update_id = self._update_ids.take()
+        else:
+            self._update_ids.seen(update_id)
         payload = json.dumps({"update_id": update_id, kind: body}, ensure_ascii=False,
                              separators=(",", ":"))
         update = _Update(update_id, kind, chat_id, payload, time.perf_counter())

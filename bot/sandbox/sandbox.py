@@ -54,7 +54,7 @@ class SandboxConfig:
     """Where the sandbox keeps its files and where it listens."""
 
     db_path: Path = Path("sandbox.db")
-    data_dir: Path = Path("sandbox-data")      # the clock's offset, photos, digest charts
+    data_dir: Path = Path("sandbox-data")      # the clock's offset, the emulators' last ids, photos, charts
     scheme_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8080                           # 0 picks a free port (tests)
@@ -119,8 +119,11 @@ class Sandbox:
         if not await seed.is_seeded(self.db):
             await seed.seed(self.db, self.scheme, self.clock())
 
+        # The emulators keep their last ids beside the clock: a sandbox started again on this
+        # database must not repeat ids the bot has recorded as handled (it would ignore them).
         self.telegram = TelegramEmulator(DEFAULT_TOKEN, bot_username=BOT_USERNAME,
-                                         bot_first_name=BOT_NAME)
+                                         bot_first_name=BOT_NAME,
+                                         state_dir=self.config.data_dir)
         await self.telegram.start()
         for who in seed.AMBASSADORS:
             first, _, last = who.name.partition(" ")
@@ -128,7 +131,8 @@ class Sandbox:
                                username=who.key)
         self.slack = SlackEmulator(bot_token=SLACK_BOT_TOKEN,
                                    signing_secret=SLACK_SIGNING_SECRET,
-                                   app_url=f"{self.url}/slack/events")
+                                   app_url=f"{self.url}/slack/events",
+                                   state_dir=self.config.data_dir)
         await self.slack.start()
         for who in seed.OFFICE:
             self.slack.add_user(who.slack_id, who.name.split()[0].lower(), who.name)
