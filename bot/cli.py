@@ -75,11 +75,13 @@ def migrate_command() -> None:
 def invite(name: str = typer.Option(..., help="The person's name"),
            role: str = typer.Option("ambassador", help="ambassador, officer, commissioning, "
                                     "commissioner, deputy or admin"),
-           area: str | None = typer.Option(None, help="Area (required for an ambassador)"),
-           bot_username: str = typer.Option("AmbassadorBot", "--bot",
-                                            help="The Telegram bot's username")) -> None:
+           area: str | None = typer.Option(None, help="Area (required for an ambassador)")
+           ) -> None:
     """Invite someone: prints a single-use Telegram link and the code for Slack."""
     from storage.operations.people import cli_admin, do_create_invite
+
+    settings = _settings()
+    bot_username, why_not = asyncio.run(_telegram_bot_username(settings))
 
     async def work(db: Database, scheme: Scheme) -> Any:
         async with db.transaction() as session:
@@ -90,8 +92,27 @@ def invite(name: str = typer.Option(..., help="The person's name"),
     created = _run(work)
     typer.echo(f"Invite for {created.name} ({created.role}), valid until "
                f"{created.expires_at:%d %B %Y}:")
-    typer.echo(f"  Telegram: https://t.me/{bot_username}?start={created.code}")
+    if bot_username:
+        typer.echo(f"  Telegram: https://t.me/{bot_username}?start={created.code}")
+    else:
+        typer.echo(f"  Telegram: no link, because {why_not}.")
     typer.echo(f"  Code (Slack: /ambassadors join CODE): {created.code}")
+
+
+async def _telegram_bot_username(settings: Settings) -> tuple[str | None, str]:
+    """The bot's @username for a deep link: what Telegram's getMe says with TELEGRAM_BOT_TOKEN
+    (as the running bot asks), else TELEGRAM_BOT_USERNAME; without either, why not."""
+    configured = (settings.telegram_bot_username or "").lstrip("@") or None
+    if not settings.telegram_bot_token:
+        return configured, "neither TELEGRAM_BOT_TOKEN nor TELEGRAM_BOT_USERNAME is set"
+    from telegram import Bot
+    try:
+        async with Bot(settings.telegram_bot_token.get_secret_value(),
+                       base_url=settings.telegram_api_base_url) as bot:
+            return bot.username, ""
+    except Exception as error:  # noqa: BLE001 — said plainly: its text may hold the token
+        return configured, (f"Telegram did not say the bot's name ({type(error).__name__}); "
+                            "check TELEGRAM_BOT_TOKEN or set TELEGRAM_BOT_USERNAME")
 
 
 @app.command()

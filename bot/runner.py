@@ -75,6 +75,10 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
                                     api_base_url=settings.telegram_api_base_url)
     application.update_processor.cross_process_lock = (  # type: ignore[attr-defined]
         lambda chat_id: chat_locks.hold("telegram", chat_id))
+    # Telegram says who the bot is (getMe) before the Slack app that prints invite links is
+    # built; Application.initialize() below finds the Bot ready and does not ask again.
+    await application.bot.initialize()
+    services.bot_username = _bot_username(settings, application.bot.username)
 
     intake = Intake()
     web_app = web.Application()
@@ -194,6 +198,16 @@ async def _stop(application: Any, intake: Intake, slack_socket: Any, dispatcher:
     with contextlib.suppress(Exception):
         await application.shutdown()
     await web_runner.cleanup()
+
+
+def _bot_username(settings: Settings, from_telegram: str) -> str:
+    """The name every deep link uses is the one Telegram gave; a TELEGRAM_BOT_USERNAME that
+    disagrees (a copied .env, a renamed bot) is only reported."""
+    configured = (settings.telegram_bot_username or "").lstrip("@")
+    if configured and configured.lower() != from_telegram.lower():
+        log.warning("TELEGRAM_BOT_USERNAME is %s but Telegram says the bot is %s; invite links "
+                    "use %s", configured, from_telegram, from_telegram)
+    return from_telegram
 
 
 def _closing_with(intake: Intake, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]

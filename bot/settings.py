@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
+    # The bot's @username, for `python -m bot invite` where Telegram can't be asked (no token
+    # here); the running bot and the command line with a token ask Telegram (getMe).
+    telegram_bot_username: str | None = None
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

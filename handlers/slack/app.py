@@ -54,11 +54,13 @@ def build_slack_app(db: Database, scheme: Scheme, *, token: str, signing_secret:
                     api_base_url: str = DEFAULT_API_BASE_URL,
                     clock: Callable[[], dt.datetime] = utcnow,
                     session: aiohttp.ClientSession | None = None,
-                    telegram_bot_username: str = "AmbassadorBot",
+                    telegram_bot_username: str,
                     chart_dir: Path | None = None,
                     media_processor: PhotoProcessor | None = None) -> AsyncApp:
     """The app with every listener registered. Pass one shared aiohttp `session` (made in
-    bot/, closed there on stop) so the Web API client reuses its connections; `chart_dir`
+    bot/, closed there on stop) so the Web API client reuses its connections;
+    `telegram_bot_username` is the bot's real username (Telegram's getMe, read in bot/), which
+    every invite link names; `chart_dir`
     is where "digest now" writes its chart (the digest's default when None);
     `media_processor` (storage/media's, shared with Telegram) lets ambassadors send photos
     from Slack too (without it the Photos form points them to Telegram)."""

@@ -46,7 +46,7 @@ class SlackServices:
     db: Database
     scheme: Scheme
     clock: Any = utcnow
-    telegram_bot_username: str = "AmbassadorBot"
+    telegram_bot_username: str = ""   # the real one, from getMe (bot/runner.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> dt.datetime:

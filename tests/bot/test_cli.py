@@ -17,9 +17,12 @@ from tests.storage.test_migrations import _fresh_pg_database
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(url: str, *args: str, input: str | None = None,
-        media_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url, "SCHEME_FILE": ""}
+def cli(url: str, *args: str, input: str | None = None, media_dir: Path | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` on `url`; Telegram's token and name only when `env` gives them."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_USERNAME")}
+    env = {**inherited, "DATABASE_URL": url, "SCHEME_FILE": "", **(env or {})}
     if media_dir is not None:
         env["MEDIA_DIR"] = str(media_dir)
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, text=True,
@@ -37,7 +40,8 @@ async def url(request, tmp_path) -> str:
 
 def test_migrate_invite_people_export(url: str, tmp_path: Path) -> None:
     assert cli(url, "migrate").returncode == 0
-    made = cli(url, "invite", "--name", "Ann Smith", "--area", "Shropshire", "--bot", "WMAmbBot")
+    made = cli(url, "invite", "--name", "Ann Smith", "--area", "Shropshire",
+               env={"TELEGRAM_BOT_USERNAME": "WMAmbBot"})
     assert made.returncode == 0, made.stderr
     assert "https://t.me/WMAmbBot?start=" in made.stdout
     refused = cli(url, "invite", "--name", "Bob", "--area", "Gloucestershire")
