@@ -1,14 +1,20 @@
 """Issue 16 case 8 as the ambassador meets it: real python-telegram-bot against the Bot API
-emulator, on SQLite and PostgreSQL. A start too long ago is refused with the earliest day
-allowed, the question is asked again and nothing typed so far is lost."""
+emulator, and the Slack modal through Bolt and the Slack emulator, on SQLite and PostgreSQL.
+A start too long ago is refused with the earliest day allowed, the question is asked again
+and nothing typed so far is lost."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 from sqlalchemy import select
 
 from bot.emulators.telegram import TelegramEmulator
-from storage.models import Engagement, FormDraft
+from storage.models import Engagement, Feedback, FormDraft
+from storage.parsers import format_date
+from tests.handlers.slack.harness import BOB, running_office
+from tests.handlers.slack.test_forms import _delivered, inputs, loaded
 from tests.handlers.telegram.harness import TOKEN, Clock, RunningBot, said
 from tests.storage.seed import NOW, Cast
 
@@ -68,3 +74,30 @@ async def test_a_start_before_the_window_is_refused_and_the_form_waits(emu, bot,
     assert (await draft(db)).state["answers"]["starts_at"].startswith("2026-08-26T09:00")
     async with db.transaction() as s:
         assert (await s.scalars(select(Engagement))).all() == []
+
+
+async def test_the_slack_modal_refuses_it_on_the_field_with_the_same_sentence(db, scheme,
+                                                                               tmp_path) -> None:
+    """Bob files feedback from Slack: the same rule, the sentence on the date field, the
+    other answers still in the modal and nothing recorded."""
+    async for office in running_office(db, scheme):
+        emu = office.emu
+        await emu.send_dm(BOB, "hello")
+        menu = await _delivered(office, BOB, "here is what you can do")
+        await emu.click(BOB, menu, "open_form_feedback")
+        modal = await loaded(office, BOB)
+        await emu.click(BOB, modal, "field_engagement",
+                        selected_option="➕ One I didn't pre-notify")
+        await emu.wait_for(lambda: "starts_at" in inputs(emu.views(BOB)[-1]))
+        answers = {"title": "Kington drop-in", "kind": "Surgery or drop-in",
+                   "place": "Kington library", "duration": "2 hours", "attendees": "30",
+                   "starts_at": "01/01/1970 00:00", "summary": "Quad bike thefts.",
+                   "follow_up_needed": "No follow-up needed", "minutes_spent": "2h"}
+        refused = await emu.submit_view(BOB, values=answers)
+        earliest = format_date(scheme.earliest_report(dt.datetime.now(dt.UTC))
+                               .astimezone(scheme.tz).date())
+        assert list(refused.errors) == ["starts_at"]
+        assert refused.errors["starts_at"] == (
+            "That's too long ago to report (Thu 1 Jan 1970, 00:00): the earliest start I can "
+            f"take is {earliest}. Please check the date.")
+        assert await office.rows(Engagement) == [] and await office.rows(Feedback) == []
