@@ -253,8 +253,9 @@ def digest(now: bool = typer.Option(False, "--now", help="Post it now (to the di
                                     "and each Commissioner)"),
            week: str | None = typer.Option(None, "--week", help="Which week: 2026-W47 or any "
                                            "date in it (default: the last complete week)"),
-           dry_run: bool = typer.Option(False, "--dry-run", help="Print it; post nothing")
-           ) -> None:
+           dry_run: bool = typer.Option(False, "--dry-run", help="Print it; post nothing"),
+           chart: Path | None = typer.Option(None, "--chart", help="Also write the chart "
+                                             "to this PNG file")) -> None:
     """The Commissioner's weekly digest: print it (--dry-run) or post it now (--now)."""
     from scheduler.digest import parse_week, post_digest
 
@@ -271,10 +272,12 @@ def digest(now: bool = typer.Option(False, "--now", help="Post it now (to the di
 
     async def work(db: Database, scheme: Scheme) -> str:
         return await post_digest(db, scheme, monday, dry_run,
-                                 chart_dir=settings.media_dir / "charts")
+                                 chart_dir=settings.media_dir / "charts", chart_out=chart)
 
     text = _run(work)
     typer.echo(text)
+    if chart is not None:
+        typer.echo(f"Chart written to {chart}", err=True)
     if not dry_run:
         typer.echo("\nQueued for the digest channel and each Commissioner; a running bot sends "
                    "it within seconds.", err=True)

@@ -13,10 +13,9 @@ are set against the week before, shown in brackets.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from storage.models import (Area, Engagement, EngagementStatus, Feedback, Feedba
 from storage.operations.people import active_people_with_role
 from storage.operations.reminders import claim_mark
 from storage.parsers import format_date, format_hours, format_money, format_when
+from storage.reports.figures import Excerpt, area_activity, publishable_outcomes
 from storage.scheme import Scheme
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ NOT_REACHED_WEEKS = 4
 OVERDUE_LOOKBACK_DAYS = 56   # feedback older than this is no longer chased in the digest
 NUDGE_AGAIN_DAYS = 3         # the second nudge; after it, feedback is overdue (see jobs)
 LIST_LIMIT = 10
-CHART_SIZE = (900, 420)      # pixels
+CHART_SIZE = (900, 420)      # pixels, up to seven areas (taller with more: digest_chart.py)
 CHART_DPI = 100
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_SECTION = 3000
@@ -70,6 +70,8 @@ class AreaWeek:
     prev_planned: int = 0
     prev_cancelled: int = 0
     prev_reached: int = 0
+    avg_held: float = 0.0        # a week's average over the four weeks before the week before
+    avg_reached: float = 0.0
 
     @property
     def engagements(self) -> int:
@@ -155,6 +157,7 @@ class Digest:
     prev_media_received: int = 0
     media_approved: int = 0
     media_pending: int = 0
+    excerpts: list[Excerpt] = field(default_factory=list)   # outcomes marked publishable
 
     @property
     def week_end(self) -> dt.date:
@@ -258,7 +261,25 @@ async def build_digest(session: AsyncSession, scheme: Scheme, week_start: dt.dat
     await _single_figures(conn, scheme, digest, w)
     await _lists(conn, scheme, digest, w)
     await _hours(conn, digest, w.monday)
+    await _average_and_excerpts(conn, scheme, digest, w)
     return digest
+
+
+AVERAGE_WEEKS = 4
+EXCERPT_LIMIT = 5
+
+
+async def _average_and_excerpts(conn: Any, scheme: Scheme, digest: Digest, w: _Window) -> None:
+    """Held engagements and people reached per area in an average week of the four before
+    the week before (the report layer's sums, over their window), and this week's outcome
+    excerpts the office has marked publishable."""
+    since = w.prev_start - dt.timedelta(days=7 * AVERAGE_WEEKS)
+    activity = await area_activity(conn, since, w.prev_start)
+    digest.areas = [replace(a, avg_held=activity[a.area].held / AVERAGE_WEEKS,
+                            avg_reached=activity[a.area].reached / AVERAGE_WEEKS)
+                    if a.area in activity else a for a in digest.areas]
+    digest.excerpts = await publishable_outcomes(conn, scheme, w.start, w.end,
+                                                 limit=EXCERPT_LIMIT)
 
 
 class _Window:
@@ -563,16 +584,14 @@ def _sections(d: Digest) -> list[tuple[str, list[str]]]:
     sections.append(("Demographic groups met", lines))
     sections.append(("Topics raised", [", ".join(f"{t} {_was(a, b)}" for t, a, b in d.topics)]
                      if d.topics else ["No topics were recorded this week."]))
-    sections.append(("Outcomes", [f"Recorded at {_was(d.outcomes, d.prev_outcomes)} "
-                                  "engagements."]))
-    lines = [f"{_was(d.follow_ups_new, d.prev_follow_ups_new)} new, {d.follow_ups_open} open, "
-             f"{d.follow_ups_overdue} overdue."]
-    for item in d.urgent:
-        lines.append(f"  {item.urgency.upper()}: {item.title} ({item.area}) — {item.detail} — "
-                     f"{'held by ' + item.owner if item.owner else 'nobody has taken it yet'}"
-                     f", due {format_when(item.due_at, tz)}")
-    lines += _more(len(d.urgent), d.urgent_count)
-    sections.append(("Follow-ups", lines))
+    lines = [f"Recorded at {_was(d.outcomes, d.prev_outcomes)} engagements."]
+    lines += [f"  “{e.text}” ({e.area}, {format_date(e.day)})" for e in d.excerpts]
+    sections.append(("Outcomes", lines))
+    sections.append(("Follow-ups", [
+        f"{_was(d.follow_ups_new, d.prev_follow_ups_new)} new, {d.follow_ups_open} open, "
+        f"{d.follow_ups_overdue} overdue."]))
+    # Urgent items first: what needs someone today comes before the week's figures.
+    sections.insert(0, ("Urgent this week", _urgent_lines(d)))
     stages = "; ".join(f"{s.count} {STAGE_WORDS[GrantStatus(s.status)]} "
                        f"({format_money(s.pence)})" for s in d.grant_stages)
     count, pence = d.grants_approved
@@ -609,6 +628,18 @@ def _sections(d: Digest) -> list[tuple[str, list[str]]]:
     return sections
 
 
+def _urgent_lines(d: Digest) -> list[str]:
+    """Urgent and attention follow-ups still open at the week's end, urgent first."""
+    if not d.urgent_count:
+        return ["Nothing urgent is waiting."]
+    lines = [f"{_plural(d.urgent_count, 'item')} waiting for someone."]
+    for item in d.urgent:
+        lines.append(f"  {item.urgency.upper()}: {item.title} ({item.area}) — {item.detail} — "
+                     f"{'held by ' + item.owner if item.owner else 'nobody has taken it yet'}"
+                     f", due {format_when(item.due_at, d.timezone)}")
+    return lines + _more(len(d.urgent), d.urgent_count)
+
+
 def _title(d: Digest) -> str:
     return (f"Weekly digest: {format_date(d.week_start)} to {format_date(d.week_end)}")
 
@@ -621,7 +652,7 @@ def _quiet_line(d: Digest) -> str:
 
 def _quiet_sections(d: Digest) -> list[tuple[str, list[str]]]:
     """A quiet week: say so, then only what still stands (open items, fund, next week)."""
-    keep = {"Follow-ups", "Grants", "Feedback overdue", "Next week"}
+    keep = {"Urgent this week", "Follow-ups", "Grants", "Feedback overdue", "Next week"}
     return [(h, lines) for h, lines in _sections(d) if h in keep]
 
 
@@ -691,55 +722,24 @@ def digest_blocks(d: Digest) -> list[dict[str, Any]]:
 # ---- chart ---------------------------------------------------------------------------------
 
 
+def digest_chart_figure(d: Digest) -> Any:
+    """The chart as a matplotlib Figure (scheduler/digest_chart.py), for tests to measure."""
+    from scheduler.digest_chart import chart_figure
+    areas = d.areas
+    return chart_figure(
+        f"{d.scheme_name}: {format_date(d.week_start)} to {format_date(d.week_end)}",
+        [a.area for a in areas],
+        held=([a.held for a in areas], [a.prev_held for a in areas],
+              [a.avg_held for a in areas]),
+        reached=([a.reached for a in areas], [a.prev_reached for a in areas],
+                 [a.avg_reached for a in areas]))
+
+
 def digest_chart_png(d: Digest) -> bytes:
-    """Engagements and people reached by area, this week against the week before (PNG)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure  # a Figure, not pyplot: no global state, no leaks
-
-    width, height = CHART_SIZE
-    figure = Figure(figsize=(width / CHART_DPI, height / CHART_DPI), dpi=CHART_DPI)
-    areas = [a.area for a in d.areas] or ["(no areas)"]
-    positions = list(range(len(areas)))
-    bar = 0.38
-    panels = (("Engagements", [a.prev_engagements for a in d.areas],
-               [a.engagements for a in d.areas]),
-              ("People reached", [a.prev_reached for a in d.areas],
-               [a.reached for a in d.areas]))
-    for index, (title, before, now) in enumerate(panels):
-        axes = figure.add_subplot(1, 2, index + 1)
-        before = before or [0]
-        now = now or [0]
-        axes.bar([p - bar / 2 for p in positions], before, bar, label="Week before",
-                 color="#b8c4d6")
-        axes.bar([p + bar / 2 for p in positions], now, bar, label="This week",
-                 color="#1f4e8c")
-        axes.set_title(title, fontsize=10)
-        axes.set_xticks(positions)
-        axes.set_xticklabels([_wrap(a) for a in areas], fontsize=7)
-        axes.tick_params(axis="y", labelsize=8)
-        axes.yaxis.get_major_locator().set_params(integer=True)
-        axes.spines[["top", "right"]].set_visible(False)
-        if index == 0:
-            axes.legend(fontsize=8, frameon=False)
-    figure.suptitle(f"{d.scheme_name}: {format_date(d.week_start)} to "
-                    f"{format_date(d.week_end)}", fontsize=10)
-    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.2, top=0.85, wspace=0.2)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=CHART_DPI)
-    return buffer.getvalue()
-
-
-def _wrap(name: str, width: int = 14) -> str:
-    words, lines, current = name.split(), [], ""
-    for word in words:
-        if current and len(current) + 1 + len(word) > width:
-            lines.append(current)
-            current = word
-        else:
-            current = f"{current} {word}".strip()
-    lines.append(current)
-    return "\n".join(lines)
+    """Held engagements and people reached by area: this week, the week before and the
+    average week of the four before (PNG)."""
+    from scheduler.digest_chart import chart_png
+    return chart_png(digest_chart_figure(d))
 
 
 # ---- posting -------------------------------------------------------------------------------
@@ -755,19 +755,24 @@ def digest_mark(week_start: dt.date) -> str:
 
 async def post_digest(db: Database, scheme: Scheme, week: dt.date | None = None,
                       dry_run: bool = False, *, now: dt.datetime | None = None,
-                      chart_dir: Path | None = None, once: bool = False) -> str:
+                      chart_dir: Path | None = None, once: bool = False,
+                      chart_out: Path | None = None) -> str:
     """Post a week's digest (default: the last complete week) to the digest channel and to
     each Commissioner by DM; returns the text. `dry_run` writes nothing and returns the text.
 
     `once` (the scheduled job) posts a week's digest only the first time it is asked; "digest
     now" from a person posts whenever asked. The chart is written under `chart_dir` and its
-    path travels in the payload (`chart_path`), with the Block Kit (`blocks`).
+    path travels in the payload (`chart_path`), with the Block Kit (`blocks`). `chart_out`
+    also writes the chart there (a dry run included).
     """
     now = now or utcnow()
     monday = monday_of(week) if week else last_complete_week(now, scheme.tz)
     async with db.transaction() as session:
         digest = await build_digest(session, scheme, monday)
     text = digest_text(digest)
+    if chart_out is not None:
+        chart_out.parent.mkdir(parents=True, exist_ok=True)
+        chart_out.write_bytes(digest_chart_png(digest))
     if dry_run:
         return text
     chart_path: str | None = None

@@ -47,6 +47,9 @@ class FormContext:
     now: dt.datetime
     update_key: str | None = None
     services: dict[str, Any] = field(default_factory=dict)
+    # Run at the end of the next transaction, when its body succeeded: a Submit uses it to
+    # mark the draft as sent in the very transaction that writes the record.
+    finishing: Callable[[AsyncSession], Awaitable[None]] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -55,6 +58,9 @@ class FormContext:
                 await mark_processed(session, self.update_key)
                 self.update_key = None
             yield session
+            if self.finishing is not None:
+                finishing, self.finishing = self.finishing, None
+                await finishing(session)
 
     async def actor(self, session: AsyncSession) -> Person:
         """The person as the database has them now (not the copy loaded when the update
@@ -122,6 +128,17 @@ WRONG_KIND = {
     "hours": "Please type the time, e.g. 2, 1.5 or 1h30.",
     "miles": "Please type the miles, e.g. 12.5.",
 }
+
+
+def answered(state: dict[str, Any]) -> int:
+    """How many questions of a draft have an answer (a skipped one counts: it was answered)."""
+    return len(state.get("answers") or {})
+
+
+def submitted(state: dict[str, Any] | None) -> bool:
+    """Whether the draft's form was sent to the office (the draft outlives the record only
+    until the person has been told, see handlers/telegram/conversation.py)."""
+    return bool(state and state.get("submitted"))
 
 
 def new_state(form: Form) -> dict[str, Any]:

@@ -338,14 +338,11 @@ async def submit_photos(ctx: FormContext, a: dict[str, Any]) -> str:
     if not prepared:
         raise InvalidInput("None of those could be used. " + " ".join(refused))
     async with ctx.transaction() as s:
-        actor = await ctx.actor(s)
-        for fields in prepared:
-            await media.do_record_media(
-                s, ctx.scheme, engagement_id=a["engagement"], consent_given=a["consent"],
-                children_present=a["children"], caption=a.get("caption"), actor=actor,
-                **fields)
-    kept = f"{len(prepared)} item{'s' if len(prepared) != 1 else ''}"
-    message = f"Thank you — {kept} sent to the office for review."
+        report = await media.do_record_media_items(
+            s, ctx.scheme, engagement_id=a["engagement"], items=prepared,
+            consent_given=a["consent"], children_present=a["children"],
+            caption=a.get("caption"), actor=await ctx.actor(s))
+    message = report.sentence()  # what became of each: sent, answers updated, already sent
     if refused:
         message += " Not used: " + " ".join(refused)
     return message

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from handlers.forms import engine
@@ -44,15 +44,16 @@ def form_context(context: Ctx, person: Person, update: Update) -> FormContext:
                        services={"media_intake": services.media_intake, "bot": context.bot})
 
 
-# A draft is keyed by the person's id alone, so these use ctx.person as it is (no re-read of
-# the person: nothing of theirs is written back, so a stale copy can't undo anything).
+# Drafts are keyed by the person's id (and form), so these use ctx.person as it is (no re-read
+# of the person: nothing of theirs is written back, so a stale copy can't undo anything).
 
 
-async def save(ctx: FormContext, state: dict[str, Any]) -> None:
-    """Saved before the next question is sent: a crash after this loses nothing."""
+async def save(ctx: FormContext, state: dict[str, Any], *, activate: bool = False) -> None:
+    """Saved before the next question is sent: a crash after this loses nothing. `activate`:
+    this becomes the form the person is in (whichever they were in is kept, put aside)."""
     async with ctx.transaction() as s:
         await drafts.save_draft(s, ctx.scheme, ctx.person, TRANSPORT, state["form"], state,
-                                now=ctx.now)
+                                activate=activate, now=ctx.now)
 
 
 def count_form(context: Ctx, form: str, outcome: str) -> None:
@@ -63,11 +64,13 @@ def count_form(context: Ctx, form: str, outcome: str) -> None:
 
 
 async def discard(ctx: FormContext) -> None:
+    """The form the person is in is thrown away (forms they put aside are kept)."""
     async with ctx.transaction() as s:
         await drafts.discard_draft(s, ctx.person, TRANSPORT)
 
 
 async def load(ctx: FormContext) -> dict[str, Any] | None:
+    """The form the person is in (a form already sent shows as such: `engine.submitted`)."""
     async with ctx.db.transaction() as s:
         return await load_in(s, ctx.person, ctx.now)
 
@@ -77,6 +80,35 @@ async def load_in(session: AsyncSession, person: Person, now: dt.datetime
     """The form in progress, read in a transaction the caller already has open."""
     draft = await drafts.load_draft(session, person, TRANSPORT, now=now)
     return dict(draft.state) if draft else None
+
+
+async def kept(ctx: FormContext) -> list[dict[str, Any]]:
+    """Forms put aside with answers in them, to carry on later."""
+    async with ctx.db.transaction() as s:
+        found = await drafts.kept_drafts(s, ctx.person, TRANSPORT, now=ctx.now)
+    return [dict(d.state) for d in found if not d.active and engine.answered(d.state)
+            and not engine.submitted(d.state)]
+
+
+# What a form is called in "your …" (its title is an instruction: "File feedback").
+NOUNS = {"prenotify": "pre-notification", "feedback": "feedback",
+         "grant": "grant recommendation", "hours": "hours", "expenses": "expenses claim",
+         "away": "away dates", "photos": "photos", "correct_engagement": "correction"}
+
+
+def noun(form: Form) -> str:
+    return NOUNS.get(form.name, form.title.lower())
+
+
+def answers_kept(state: dict[str, Any]) -> str:
+    count = engine.answered(state)
+    return f"{count} answer{'s' if count != 1 else ''} kept"
+
+
+def carry_on_markup(form: Form) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton("▶ Carry on", callback_data=f"m|keep|{form.name}")],
+        [InlineKeyboardButton("↺ Start again", callback_data=f"m|fresh|{form.name}")]])
 
 
 async def ask(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext,
@@ -94,24 +126,121 @@ async def ask(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext,
 
 
 async def start_form(update: Update, context: Ctx, person: Person, form: Form) -> None:
-    """Begin a form; a different form already in progress is replaced, and the person told."""
+    """Begin a form. A draft of it with answers in it is offered first (Carry on / Start
+    again); the form the person was in is kept, put aside, for later."""
     ctx = form_context(context, person, update)
-    existing = await load(ctx)
-    state = engine.new_state(form)
-    engine.advance(form, state)
-    await save(ctx, state)
-    count_form(context, form.name, "started")
-    if existing:
-        count_form(context, existing.get("form", "?"), "abandoned")
+    async with ctx.db.transaction() as s:
+        earlier = await drafts.kept_draft(s, person, TRANSPORT, form.name, now=ctx.now)
+        earlier_state = dict(earlier.state) if earlier is not None else None
+    if earlier_state and engine.answered(earlier_state) and \
+            not engine.submitted(earlier_state):
+        if await handled(ctx):
+            await update.effective_chat.send_message(
+                f"Carry on with your {noun(form)}? ({answers_kept(earlier_state)})",
+                reply_markup=carry_on_markup(form))
+        return
+    await begin(update, context, ctx, form, replacing=earlier_state)
+
+
+async def begin(update: Update, context: Ctx, ctx: FormContext, form: Form, *,
+                replacing: dict[str, Any] | None = None,
+                state: dict[str, Any] | None = None) -> None:
+    """Make `form` the one the person is in: from `state` (carrying on) or from its first
+    question (`replacing` the draft of it there was, if any). The form they were in is put
+    aside when it has answers — it is kept, and they are told how to come back to it — and
+    dropped when it has none (nothing to lose)."""
+    fresh = state is None
+    if state is None:
+        state = engine.new_state(form)
+        engine.advance(form, state)
+    async with ctx.transaction() as s:
+        before = await drafts.load_draft(s, ctx.person, TRANSPORT, now=ctx.now)
+        left = dict(before.state) if before is not None and before.form != form.name else None
+        if left is not None and (not engine.answered(left) or engine.submitted(left)):
+            await drafts.discard_draft(s, ctx.person, TRANSPORT, left["form"])
+        await drafts.save_draft(s, ctx.scheme, ctx.person, TRANSPORT, form.name, state,
+                                activate=True, now=ctx.now)
+    if fresh:
+        count_form(context, form.name, "started")
+        if replacing is not None:
+            count_form(context, form.name, "abandoned")
     note = ""
-    if existing and existing.get("form") != form.name:
-        note = (f"(I've put aside your unfinished "
-                f"{engine.form_named(existing['form']).title.lower()}.)\n")
-    elif existing:
-        note = "(Starting again from the beginning.)\n"
-    if form.intro or note:
-        await update.effective_chat.send_message(note + form.intro)
+    if left is not None and not engine.answered(left) and not engine.submitted(left):
+        count_form(context, left["form"], "abandoned")
+    elif left is not None and not engine.submitted(left):
+        aside = engine.form_named(left["form"])
+        back = f" — /{aside.command} carries on with it" if aside.command else ""
+        note = (f"(I've put aside your unfinished {noun(aside)}, {answers_kept(left)}"
+                f"{back}.)\n")
+    if fresh and replacing is not None and engine.answered(replacing):
+        note += "(Starting again from the beginning.)\n"
+    said = (note + form.intro if fresh else note).strip()
+    if said:
+        await update.effective_chat.send_message(said)
     await ask(update.effective_chat, form, state, ctx)
+
+
+async def carry_on(update: Update, context: Ctx, person: Person, name: str, *,
+                   again: bool) -> None:
+    """The answer to "Carry on with your …?": the kept draft resumed where it stopped, or
+    (`again`) replaced by a fresh start."""
+    ctx = form_context(context, person, update)
+    form = engine.form_named(name)
+    async with ctx.db.transaction() as s:
+        earlier = await drafts.kept_draft(s, person, TRANSPORT, name, now=ctx.now)
+        state = dict(earlier.state) if earlier is not None else None
+    if state is not None and engine.submitted(state):
+        state = None
+    if state is None and not again:
+        if await handled(ctx):
+            await update.effective_chat.send_message(
+                f"Your {noun(form)} has expired or was already sent. Send /{form.command} "
+                "to start it again." if form.command else "That form has expired; send /menu.")
+        return
+    if again:
+        await begin(update, context, ctx, form, replacing=state)
+    else:
+        await begin(update, context, ctx, form, state=state)
+
+
+async def handled(ctx: FormContext) -> bool:
+    """Record the update as handled, for an answer that changes nothing; False when another
+    delivery of it got there first (then nothing is said)."""
+    try:
+        async with ctx.transaction():
+            pass
+    except Conflict:
+        return False
+    return True
+
+
+async def already_sent(update: Update, context: Ctx, person: Person, state: dict[str, Any],
+                       *, redelivered: bool = False, record: bool = True) -> None:
+    """A form already sent to the office, whose person may not have been told (the process
+    stopped between the record and the thank-you, or the thank-you failed): they are told
+    now, with what was sent, and the draft goes. A Submit delivered again by Telegram is
+    answered only if its queued notice has not gone out meanwhile; a press is always answered.
+    `record`: the update is recorded as handled here (not when the caller records it)."""
+    ctx = form_context(context, person, update)
+    if redelivered or not record:
+        ctx.update_key = None
+    try:
+        async with ctx.transaction() as s:
+            untold = await drafts.do_close_submitted(s, person, TRANSPORT, state)
+    except Conflict:
+        return
+    if redelivered and not untold:
+        return
+    form = engine.form_named(state["form"])
+    if update.callback_query is not None:
+        await acknowledge(update.callback_query, "Already sent")
+    await update.effective_chat.send_message(sent_summary(form, state, ctx))
+
+
+def sent_summary(form: Form, state: dict[str, Any], ctx: FormContext) -> str:
+    lines = "\n".join(f"• {label}: {value}"
+                      for label, value in engine.summary_lines(form, state, ctx.scheme))
+    return f"✅ Already sent to the office — your {noun(form)}:\n{lines}"[:4096]
 
 
 @dataclass
@@ -181,6 +310,10 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
     query = update.callback_query
     if state is None or seq != state["seq"]:
         await acknowledge(query, STALE_BUTTON)
+        return
+    if engine.submitted(state):
+        # Sent already, but its person was never told (see `_submit`): told now.
+        await already_sent(update, context, person, state)
         return
     form = engine.form_named(state["form"])
     ctx = form_context(context, person, update)
@@ -256,12 +389,25 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
 
 async def _submit(update: Update, context: Ctx, person: Person, form: Form,
                   state: dict[str, Any], ctx: FormContext) -> None:
+    """The record and, in its transaction, the draft marked as sent with a notice to the
+    person queued: if the process stops before the thank-you below (or it cannot be sent),
+    the Submit Telegram delivers again, or pressed again, answers "Already sent", and failing
+    both the notice goes out. The draft and the notice go once the thank-you is sent."""
     query = update.callback_query
+
+    async def mark_sent(session: AsyncSession) -> None:
+        await drafts.do_mark_submitted(
+            session, ctx.scheme, ctx.person, TRANSPORT, state,
+            notice=sent_summary(form, state, ctx).replace("Already sent", "Sent", 1),
+            now=ctx.now)
+
+    ctx.finishing = mark_sent
     try:
         confirmation = await form.submit(ctx, state["answers"])
     except Refused as refusal:
         # The rule said no: the draft stays, the summary comes back with the reason, and the
         # field at fault is one tap away through Edit.
+        ctx.finishing = None
         await acknowledge(query)
         if isinstance(refusal, Conflict) and "already handled" in refusal.sentence:
             return
@@ -271,12 +417,15 @@ async def _submit(update: Update, context: Ctx, person: Person, form: Form,
         await _edit_markup(query.message, None)
         await ask(update.effective_chat, form, state, ctx, refusal.sentence)
         return
+    finally:
+        ctx.finishing = None
     ctx.update_key = None
-    await discard(ctx)
     count_form(context, form.name, "submitted")
     await acknowledge(query, "Sent")
     await _close(query.message, query.message.text + "\n\n✅ Submitted")
     await update.effective_chat.send_message(confirmation + "\n\nSend /menu for anything else.")
+    async with ctx.transaction() as s:   # told: nothing left to tell them
+        await drafts.do_close_submitted(s, ctx.person, TRANSPORT, state)
 
 
 async def _close(message: Message | None, text: str) -> None:

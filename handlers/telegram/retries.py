@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import httpx
-from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,9 @@ def _refused_for_now(error: Exception) -> float | None:
             warnings.simplefilter("ignore")
             after = error.retry_after
         return after.total_seconds() if isinstance(after, dt.timedelta) else float(after)
-    if isinstance(error, NetworkError) and not isinstance(error, TimedOut):
+    # BadRequest is a NetworkError to PTB, but Telegram answered it: asking again gets the same
+    # answer (a button press answered twice took 8 s of retries, holding up the chat).
+    if isinstance(error, NetworkError) and not isinstance(error, (TimedOut, BadRequest)):
         cause = error.__cause__
         # A 5xx answer (its page may not even be JSON), or a connection never opened.
         if cause is None or isinstance(cause, (TelegramError, *_NOT_SENT)):

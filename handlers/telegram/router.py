@@ -88,7 +88,8 @@ async def on_update(update: Update, context: Ctx) -> None:
         nonlocal taken
         taken = None  # (run again, on a fresh read, if the shared transaction failed)
         state = arrived.draft_state  # only an active person's
-        if not typed or state is None or engine.answer_needs_lookup(state):
+        if not typed or state is None or engine.answer_needs_lookup(state) or \
+                engine.submitted(state):
             return None
         ctx = conversation.form_context(context, arrived.person, update)
         taken = await conversation.take(ctx, state, _answer_of(message))
@@ -128,6 +129,9 @@ async def on_update(update: Update, context: Ctx) -> None:
     if text and text.startswith("/"):
         await _on_command(update, context, person, text)
         return
+    if engine.submitted(state):
+        await conversation.already_sent(update, context, person, state)
+        return
     if state is None:
         if text and await _catch_up_answer(update, context, person, text):
             return
@@ -154,7 +158,9 @@ async def _ask_again(update: Update, context: Ctx, person: Person) -> None:
     asked.add(person.id)
     ctx = conversation.form_context(context, person, update)
     state = await conversation.load(ctx)
-    if state is not None:
+    if engine.submitted(state):
+        await conversation.already_sent(update, context, person, state, redelivered=True)
+    elif state is not None:
         await conversation.ask(update.effective_chat, engine.form_named(state["form"]), state,
                                ctx)
 
@@ -256,6 +262,9 @@ async def _on_command(update: Update, context: Ctx, person: Person, text: str) -
     elif command == "cancel":
         ctx = conversation.form_context(context, person, update)
         had = await conversation.load(ctx)
+        if engine.submitted(had):
+            await conversation.already_sent(update, context, person, had)
+            return
         await conversation.discard(ctx)
         if had:
             conversation.count_form(context, had.get("form", "?"), "abandoned")
@@ -272,7 +281,7 @@ async def _on_command(update: Update, context: Ctx, person: Person, text: str) -
 async def _menu(update: Update, context: Ctx, person: Person) -> None:
     ctx = conversation.form_context(context, person, update)
     state = await conversation.load(ctx)
-    if state is not None:
+    if state is not None and not engine.submitted(state):
         form = engine.form_named(state["form"])
         await update.effective_chat.send_message(
             f"You have an unfinished {form.title.lower()}. Carry on where you stopped?",
@@ -280,7 +289,9 @@ async def _menu(update: Update, context: Ctx, person: Person) -> None:
                 [InlineKeyboardButton("▶ Carry on", callback_data="m|resume")],
                 [InlineKeyboardButton("✖ Discard it", callback_data="m|discard")]]))
         return
-    await update.effective_chat.send_message("What would you like to do?",
+    aside = "".join(f"\n(Kept for later: your {conversation.noun(engine.form_named(s['form']))}, "
+                    f"{conversation.answers_kept(s)}.)" for s in await conversation.kept(ctx))
+    await update.effective_chat.send_message("What would you like to do?" + aside,
                                              reply_markup=menu_markup())
 
 
@@ -304,7 +315,8 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
     if raw.startswith("m|"):
         action = raw[2:]
         if action not in FORM_COMMANDS and action != "discard" \
-                and not action.startswith("correct|") and not await handled_once(update, context):
+                and not action.startswith(("correct|", "keep|", "fresh|")) \
+                and not await handled_once(update, context):
             return
         await conversation.acknowledge(query)
         if action == "mine":
@@ -315,6 +327,9 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
             if state is None:
                 await update.effective_chat.send_message("That form has expired; send /menu.")
                 return
+            if engine.submitted(state):
+                await conversation.already_sent(update, context, person, state, record=False)
+                return
             await conversation.ask(update.effective_chat, engine.form_named(state["form"]),
                                    state, ctx)
         elif action == "discard":
@@ -324,6 +339,13 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
                                                      reply_markup=menu_markup())
         elif action in FORM_COMMANDS:
             await _begin(update, context, person, action)
+        elif action.startswith(("keep|", "fresh|")):
+            kind, name = action.split("|", 1)
+            if name in FORM_COMMANDS.values():
+                await conversation.carry_on(update, context, person, name, again=kind == "fresh")
+            elif await handled_once(update, context):
+                await update.effective_chat.send_message("That button is no longer valid; "
+                                                         "send /menu.")
         elif action.startswith("correct|"):
             await _correct(update, context, person, action.split("|", 1)[1])
         return
@@ -356,7 +378,7 @@ async def _correct(update: Update, context: Ctx, person: Person, engagement_id: 
     state["labels"] = {"duration": [[answers["duration"],
                                      flows.duration_label(answers["duration"])]]}
     state["step"] = engine.SUMMARY
-    await conversation.save(ctx, state)
+    await conversation.save(ctx, state, activate=True)
     await conversation.ask(update.effective_chat, form, state, ctx)
 
 

@@ -91,14 +91,15 @@ _ARRIVALS = select(
     Person, FormDraft.transport, FormDraft.id, FormDraft.state, FormDraft.expires_at,
     ProcessedUpdate.key, ProcessedUpdate.processed_at,
 ).outerjoin(FormDraft, and_(
-    FormDraft.person_id == Person.id,
+    FormDraft.person_id == Person.id, FormDraft.active.is_(True),   # the form they are in
     FormDraft.transport.in_(bindparam("transports", expanding=True))),
 ).outerjoin(ProcessedUpdate, ProcessedUpdate.key.in_(bindparam("keys", expanding=True))
             ).where(Person.telegram_id.in_(bindparam("ids", expanding=True)))
 _DRAFTS = FormDraft.__table__
 _SAVE_DRAFT = update(_DRAFTS).where(
     _DRAFTS.c.person_id == bindparam("b_person"), _DRAFTS.c.transport == bindparam("b_transport"),
-).values(form=bindparam("b_form"), state=bindparam("b_state"),
+    _DRAFTS.c.form == bindparam("b_form"),
+).values(state=bindparam("b_state"),
          expires_at=bindparam("b_expires"), updated_at=bindparam("b_now"))
 _RECORD_KEY = insert(ProcessedUpdate.__table__)
 

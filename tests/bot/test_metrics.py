@@ -30,15 +30,21 @@ async def test_forms_started_abandoned_and_submitted_are_counted(db, scheme) -> 
             ann = emu.user(cast.ambassador.telegram_id, "Ann")
             await ann.send_command("/prenotify")
             await said(ann, "What is the engagement called?")
-            await ann.send_command("/away")
+            await ann.send_text("Parish council")
+            await said(ann, "What kind of engagement")
+            await ann.send_command("/away")   # pre-notify put aside, kept: not abandoned
             await said(ann, "put aside your unfinished")
             await ann.send_command("/cancel")
             await said(ann, "Cancelled — nothing was sent.")
+            await ann.send_command("/prenotify")
+            await said(ann, "Carry on with your pre-notification?")
+            await ann.press("↺ Start again")  # its one answer thrown away: abandoned now
+            await said(ann, "What is the engagement called?")
         finally:
             await bot.stop()
     seen = samples(metrics)
     form = "ambassador_forms_total"
-    assert seen[(form, (("form", "prenotify"), ("outcome", "started")))] == 1
+    assert seen[(form, (("form", "prenotify"), ("outcome", "started")))] == 2
     assert seen[(form, (("form", "prenotify"), ("outcome", "abandoned")))] == 1
     assert seen[(form, (("form", "away"), ("outcome", "started")))] == 1
     assert seen[(form, (("form", "away"), ("outcome", "abandoned")))] == 1

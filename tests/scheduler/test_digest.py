@@ -108,10 +108,12 @@ async def test_digest_figures_for_a_seeded_week(db, scheme, cast) -> None:
     assert d.week_start == WEEK and d.iso_week == "2026-W47"
     by_area = {a.area: a for a in d.areas}
     assert [a.area for a in d.areas] == scheme.areas
+    # The average week of the four before the week before (12 Oct to 8 Nov): one held
+    # engagement each, 15 and 40 people.
     assert by_area["Shropshire"] == AreaWeek("Shropshire", held=2, reached=42, prev_held=1,
-                                             prev_reached=20)
+                                             prev_reached=20, avg_held=0.25, avg_reached=3.75)
     assert by_area["Herefordshire"] == AreaWeek("Herefordshire", planned=1, cancelled=1,
-                                                prev_planned=1)
+                                                prev_planned=1, avg_held=0.25, avg_reached=10)
     assert by_area["Worcestershire"] == AreaWeek("Worcestershire")
     assert (d.feedback_filed, d.prev_feedback_filed, d.outcomes, d.prev_outcomes) == (2, 1, 1, 1)
     assert d.groups_met == [("Older people", 2), ("Young people", 1)]
@@ -240,3 +242,32 @@ async def test_post_digest_to_the_channel_and_the_commissioner(db, scheme, cast,
     await post_digest(db, scheme, WEEK, False, now=now, chart_dir=tmp_path)  # "digest now"
     async with db.transaction() as s:
         assert len((await s.scalars(select(Outbox))).all()) == 4
+
+
+async def test_urgent_items_come_first_and_outcomes_are_quoted_only_when_publishable(
+        db, scheme, cast) -> None:
+    """"Urgent this week" opens the digest; outcomes are quoted only as the excerpts the office
+    marked publishable, never the ambassador's own words."""
+    await seed_week(db, cast)
+    async with db.transaction() as s:
+        await s.execute(update(Feedback).where(Feedback.outcomes == "Speed watch agreed")
+                        .values(public_outcome="Residents agreed a community speed watch."))
+        d = await build_digest(s, scheme, WEEK)
+    text = digest_text(d)
+    headings = [line for line in text.splitlines() if line.endswith(":")]
+    assert headings[0] == "Urgent this week:"
+    urgent = text[text.index("Urgent this week:"):text.index("Engagements by area:")]
+    assert "2 items waiting for someone." in urgent
+    assert urgent.index("URGENT: Much Wenlock") < urgent.index("ATTENTION: Leominster")
+    assert "“Residents agreed a community speed watch.” (Shropshire, Mon 16 Nov 2026)" in text
+    assert "Speed watch agreed" not in text and "Mural" not in text
+    assert "Urgent this week" in str(digest_blocks(d))
+
+
+async def test_dry_run_writes_the_chart(db, scheme, cast, tmp_path) -> None:
+    await seed_week(db, cast)
+    out = tmp_path / "charts" / "out.png"
+    text = await post_digest(db, scheme, WEEK, True, chart_out=out)
+    assert "Weekly digest" in text and _png_size(out.read_bytes()) == CHART_SIZE
+    async with db.transaction() as s:
+        assert (await s.scalars(select(Outbox))).all() == []

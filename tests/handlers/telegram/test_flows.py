@@ -288,12 +288,19 @@ async def test_old_buttons_cancel_and_two_forms(emu, bot, ann, db) -> None:
     assert "moved on" in ann.emulator.callback_answers[-1].text
     await ann.send_command("/hours")
     await said(ann, "Which day?")
-    assert "put aside your unfinished pre-notify" in ann.bot_messages()[-2].text
-    await ann.send_command("/cancel")
+    assert ann.bot_messages()[-2].text.startswith(
+        "(I've put aside your unfinished pre-notification, 2 answers kept — /prenotify carries "
+        "on with it.)")
+    await ann.send_command("/cancel")   # the form she is in; the one put aside stays
     await said(ann, "Cancelled — nothing was sent.")
-    assert await rows(db, FormDraft) == []
+    [kept] = await rows(db, FormDraft)
+    assert (kept.form, kept.active) == ("prenotify", False)
     await ann.send_command("/prenotify")
+    await said(ann, "Carry on with your pre-notification? (2 answers kept)")
+    await ann.press("↺ Start again")
     await said(ann, "called?")
+    [fresh] = await rows(db, FormDraft)
+    assert (fresh.form, fresh.active, fresh.state["answers"]) == ("prenotify", True, {})
 
 
 async def test_same_update_twice_is_handled_once(emu, bot, ann, db) -> None:
