@@ -5,6 +5,8 @@ Handlers catch `Refused` and show `.sentence`; nothing else about the failure re
 
 from __future__ import annotations
 
+import datetime as dt
+
 
 class Refused(Exception):
     """An operation or parser said no. `sentence` is shown to the person as it is."""
@@ -47,3 +49,15 @@ class FundExhausted(Refused):
 
 class MediaRefused(InvalidInput):
     """A photo or video that cannot be used, with the reason in plain words."""
+
+
+class AlreadyDecided(Conflict):
+    """The record moved on after the button was shown: `by` did `decision` at `at` (UTC).
+    Handlers word it in the scheme's time zone ("Already decided by …")."""
+
+    def __init__(self, *, by: str, decision: str, at: dt.datetime | None) -> None:
+        when = f", {at:%d %b %H:%M} UTC" if at is not None else ""
+        super().__init__(f"Already decided by {by} ({decision}{when}).")
+        self.by = by
+        self.decision = decision
+        self.at = at

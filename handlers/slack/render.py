@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 from handlers.slack.blocks import (PHOTOS_NOTE, actions, button, confirm, context, esc, fields,
                                    header, message, sections)
+from storage.errors import AlreadyDecided
+from handlers.slack.expenses import expense_claimed
 from storage.parsers import format_money, format_when
 
 DEFAULT_TZ = "Europe/London"
@@ -34,6 +36,7 @@ GRANT_APPROVE, GRANT_REJECT = "grant_approve", "grant_reject"
 FOLLOW_UP_ACK, FOLLOW_UP_ASSIGN, FOLLOW_UP_DONE = ("follow_up_ack", "follow_up_assign",
                                                    "follow_up_done")
 MEDIA_APPROVE, MEDIA_REJECT, MEDIA_CONSENT = "media_approve", "media_reject", "media_consent"
+MEDIA_DECISIONS = {"approved": "✅ *Approved for use*", "rejected": "🚫 *Not for use*"}
 RSVP_PREFIX = "meeting_rsvp_"
 OPEN_FORM_PREFIX = "open_form_"
 
@@ -221,11 +224,19 @@ def media_received(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
     if children and not guardian:
         blocks.append(context("⚠️ Children are shown: it can't be approved for use until "
                               "guardian consent is recorded."))
+    if status != "pending":
+        decided = MEDIA_DECISIONS.get(status, esc(status))
+        by = payload.get("reviewed_by")
+        blocks += sections(f"{decided}{f' — {esc(by)}' if by else ''}")
     if payload.get("line"):
         blocks.append(context(esc(payload["line"])))
     blocks.append(context(f"{kind.capitalize()} #{payload.get('media_id', '?')}"))
     if status == "pending":
+        # The buttons carry the state they were shown in: an action on an older copy of the
+        # post is refused by the operation once the state has moved on.
         value = str(payload.get("media_id"))
+        if payload.get("state"):
+            value = f"{value}:{payload['state']}"
         elements = [button("Approve for use", MEDIA_APPROVE, value, "primary"),
                     button("Don't use", MEDIA_REJECT, value, "danger")]
         if children and not guardian:
@@ -236,6 +247,22 @@ def media_received(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
     if file:
         rendered["file"] = file
     return rendered
+
+
+def media_answers_changed(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
+    """The ambassador sent a photo again with stricter answers: said in the channel, as well
+    as on the (rewritten) post."""
+    return message(payload.get("text", ""),
+                   [*sections(esc(payload.get("text", ""))),
+                    context(f"{esc(payload.get('title'))} · "
+                            f"{(payload.get('kind') or 'photo').capitalize()} "
+                            f"#{payload.get('media_id', '?')}")])
+
+
+def already_decided(refusal: AlreadyDecided, tz: str = DEFAULT_TZ) -> str:
+    """A media button pressed on a post whose state moved on since it was shown."""
+    when = f", {format_when(refusal.at, tz)}" if refusal.at is not None else ""
+    return f"Already decided by {refusal.by} ({refusal.decision}{when})."
 
 
 def media_reviewed(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
@@ -341,12 +368,6 @@ def grant_news(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
 
 # ---- expenses, meetings, digest, menu ------------------------------------------------------
 
-def expense_claimed(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
-    return message(payload.get("text", ""),
-                   [*sections(f"🧾 {esc(payload.get('text', ''))}"),
-                    context(f"Expense claim #{payload.get('expense_id', '?')}")])
-
-
 def meeting_invitation(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
     value = str(payload.get("meeting_id"))
     labels = {"yes": "Yes, I'll come", "no": "Can't make it", "maybe": "Maybe"}
@@ -404,6 +425,7 @@ SLACK_RENDERERS: dict[str, Renderer] = {
     "follow_up_assigned": follow_up_assigned,
     "media_received": media_received,
     "media_reviewed": media_reviewed,
+    "media_answers_changed": media_answers_changed,
     "grant_recommended": grant_recommended,
     "grant_updated": grant_updated,
     "grant_for_decision": grant_for_decision,

@@ -17,6 +17,7 @@ from handlers.forms import engine
 from handlers.forms.engine import EDIT_MENU, SUMMARY, Answer, Form, FormContext
 from handlers.telegram import raw, render
 from handlers.telegram.context import Ctx
+from handlers.telegram.media import albums_of
 from storage.errors import Conflict, Refused
 from storage.models import Person
 from storage.operations import drafts
@@ -41,7 +42,8 @@ def form_context(context: Ctx, person: Person, update: Update) -> FormContext:
     services = context.services
     return FormContext(db=services.db, scheme=services.scheme, person=person,
                        now=services.clock(), update_key=f"tg:{update.update_id}",
-                       services={"media_intake": services.media_intake, "bot": context.bot})
+                       services={"media_intake": services.media_intake, "bot": context.bot,
+                                 "albums": albums_of(context.application)})
 
 
 # Drafts are keyed by the person's id (and form), so these use ctx.person as it is (no re-read
@@ -252,6 +254,8 @@ class Step:
     ctx: FormContext
     refusal: str | None = None
     ask: bool = True
+    photo: bool = False             # a photo taken: acknowledged as its album allows
+    album: str | None = None
 
 
 async def continue_form(update: Update, context: Ctx, person: Person, state: dict[str, Any],
@@ -276,12 +280,8 @@ async def take(ctx: FormContext, state: dict[str, Any], answer: Answer) -> Step:
     if refusal is None and current.kind == "when":
         state.pop("picked_day", None)
     if refusal is None and current.kind == "photos" and state["step"] == current.name:
-        # An album arrives as one update per photo: acknowledge its first photo only, so one
-        # album gets one answer, not ten.
-        pending = state.get("pending_photos", [])
-        album = (answer.photos or [{}])[0].get("album")
-        first = album is None or sum(1 for p in pending if p.get("album") == album) == 1
-        return Step(form, state, ctx, None, ask=first)
+        return Step(form, state, ctx, None, photo=True,
+                    album=(answer.photos or [{}])[0].get("album"))
     return Step(form, state, ctx, refusal)
 
 
@@ -294,9 +294,22 @@ def draft_save(step: Step) -> drafts.DraftSave:
 
 
 async def tell(chat: Any, step: Step) -> None:
-    """Send what a taken answer calls for (after its draft was saved)."""
+    """Send what a taken answer calls for (after its draft was saved). An album arrives as
+    one update per photo: it is acknowledged once, with its count, when it has all come."""
+    albums = step.ctx.services.get("albums")
+    if step.photo and albums is not None and albums.photo_taken(
+            chat.id, step.album, lambda: _acknowledge_album(chat, step)):
+        return
     if step.ask:
         await ask(chat, step.form, step.state, step.ctx, step.refusal)
+
+
+async def _acknowledge_album(chat: Any, step: Step) -> None:
+    """The question asked again from the draft as it is now, if the form is still at it."""
+    state = await load(step.ctx)
+    if state is not None and (state["form"], state["step"]) == (step.state["form"],
+                                                                 step.state["step"]):
+        await ask(chat, step.form, state, step.ctx)
 
 
 def _on_picked_day(state: dict[str, Any], typed: str) -> str:

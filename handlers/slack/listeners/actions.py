@@ -25,8 +25,8 @@ from handlers.slack.home import HOME_INVITE, HOME_MEETING, HOME_REFRESH, home_vi
 from handlers.slack.render import (FOLLOW_UP_ACK, FOLLOW_UP_ASSIGN, FOLLOW_UP_DONE,
                                    GRANT_APPROVE, GRANT_ASK, GRANT_DECLINE, GRANT_DEPUTY,
                                    GRANT_REFER, GRANT_REJECT, MEDIA_APPROVE, MEDIA_CONSENT,
-                                   MEDIA_REJECT, RSVP_PREFIX, render)
-from storage.errors import Refused
+                                   MEDIA_REJECT, RSVP_PREFIX, already_decided, render)
+from storage.errors import AlreadyDecided, Refused
 from storage.models import Person
 from storage.operations import follow_ups, grants, media, meetings, office
 from storage.operations.people import person_by_slack
@@ -218,17 +218,40 @@ def _media_ref(media_id: int | None) -> Callable[[Person], str]:
     return lambda person: f"media:{media_id}:media"
 
 
+def _shown(body: dict[str, Any]) -> str | None:
+    """The review state the media post showed when its button was pressed (None on posts
+    made before buttons carried it)."""
+    _, _, state = _value(body).partition(":")
+    return state or None
+
+
+def _media_work(body: dict[str, Any], context: AsyncBoltContext,
+                act: Callable[[AsyncSession, Person, str | None], Awaitable[Any]]) -> Op:
+    """A media action on the state its post showed; a state that moved on is worded here in
+    the scheme's time zone."""
+    tz = services(context).scheme.timezone
+    shown = _shown(body)
+
+    async def work(s: AsyncSession, actor: Person) -> None:
+        try:
+            await act(s, actor, shown)
+        except AlreadyDecided as moved_on:
+            raise Refused(already_decided(moved_on, tz)) from None
+    return work
+
+
 def review_media(approve: bool) -> Callable[..., Awaitable[None]]:
     async def review(ack, body, context, client, respond) -> None:
         await ack()
         media_id = _target_id(body)
-        svc = services(context)
+        scheme = services(context).scheme
 
-        async def work(s: AsyncSession, actor: Person) -> None:
-            await media.do_review_media(s, svc.scheme, media_id=media_id, approve=approve,
-                                        actor=actor)
+        async def act(s: AsyncSession, actor: Person, shown: str | None) -> None:
+            await media.do_review_media(s, scheme, media_id=media_id, approve=approve,
+                                        actor=actor, shown=shown)
 
-        await run_click(body, context, client, respond, work, _media_ref(media_id))
+        await run_click(body, context, client, respond, _media_work(body, context, act),
+                        _media_ref(media_id))
     review.__name__ = "approve_media" if approve else "reject_media"
     review.__doc__ = "Approve the photo for use." if approve else "Mark the photo not for use."
     return review
@@ -238,14 +261,14 @@ async def record_guardian_consent(ack, body, context, client, respond) -> None:
     """An officer records that a guardian consented; the post then loses this button."""
     await ack()
     media_id = _target_id(body)
-    svc = services(context)
+    scheme = services(context).scheme
 
-    async def work(s: AsyncSession, actor: Person) -> None:
-        await media.do_record_guardian_consent(s, media_id=media_id, actor=actor)
-        await office.queue_media_refresh(s, svc.scheme, media_id,
-                                         f"guardian consent recorded by {actor.name}")
+    async def act(s: AsyncSession, actor: Person, shown: str | None) -> None:
+        await media.do_record_guardian_consent(s, scheme, media_id=media_id, actor=actor,
+                                               shown=shown)
 
-    await run_click(body, context, client, respond, work, _media_ref(media_id))
+    await run_click(body, context, client, respond, _media_work(body, context, act),
+                    _media_ref(media_id))
 
 
 # ---- meetings ----------------------------------------------------------------------------------
