@@ -1,10 +1,13 @@
 """Running the schedules: APScheduler 3, one leader, and a clock tests can move.
 
-* **APScheduler 3.11** (`AsyncIOScheduler`) decides when each job of scheduler/jobs.py is due,
-  from the scheme's cron strings in the scheme's time zone (`CronTrigger.from_crontab(...,
-  timezone=scheme.tz)`), so 08:00 Europe/London is 08:00 local in March and in October.
-  Jobs are `coalesce=True` with no misfire limit: after downtime a missed job runs **once**,
-  never zero times, never a burst.
+* **When a job is due** comes from APScheduler 3.11's public `CronTrigger`: the scheme's cron
+  strings in the scheme's time zone (`CronTrigger.from_crontab(..., timezone=scheme.tz)`), so
+  08:00 Europe/London is 08:00 local in March and in October. A small loop here asks each
+  trigger for its next fire time (`get_next_fire_time`) and runs what is due; no scheduler
+  class is subclassed and no private name is used, so an APScheduler upgrade cannot change
+  how it runs. After downtime a missed job runs **once** (the fire times it missed are
+  coalesced into the latest), never zero times, never a burst; a job still running when it
+  falls due again is not started twice.
 * **Persistence** in the project's database: each job's next run time is saved in
   `schedule_state` *after* the run completes. On start (or when a new leader takes over) the
   saved times are loaded, so a run that fell due while nobody was leading is due at once.
@@ -17,9 +20,8 @@
   over when the leader's connection dies. If the leader loses its connection it steps down.
   On SQLite the process is the leader. Jobs are idempotent (ScheduleMark), so the few seconds
   in which an old leader has not yet noticed cannot send anything twice.
-* **The clock** is injectable: tests pass a `ManualClock`, move it, and call `tick()`.
-  APScheduler 3 reads `datetime.now()` itself, so while it works out what is due the manual
-  clock is lent to it (only then, and only for a test clock; production never patches).
+* **The clock** is injectable: tests and the sandbox pass a clock of their own, move it, and
+  call `tick()`; with such a clock no real timer is armed.
 * **The database down when a job fires**: the job retries with backoff until it is back.
 """
 
@@ -29,16 +31,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
-from apscheduler.executors.base import BaseExecutor
-from apscheduler.job import Job
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -86,81 +84,23 @@ class ManualClock:
         return self._now
 
 
-@contextlib.contextmanager
-def _lend_clock(clock: Clock) -> Iterator[None]:
-    """Let APScheduler's scheduler module see `clock` as `datetime.now()` for one call."""
-    import apscheduler.schedulers.base as base
-
-    real = base.datetime
-
-    class _ClockDatetime(real):  # type: ignore[valid-type, misc]
-        @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
-            moment = clock.now()
-            return moment.astimezone(tz) if tz is not None else moment
-
-    base.datetime = _ClockDatetime
-    try:
-        yield
-    finally:
-        base.datetime = real
+@dataclass
+class _Scheduled:
+    """One job while this process leads: its trigger, when it is next due, its running task."""
+    spec: JobSpec
+    trigger: CronTrigger
+    next_run_time: dt.datetime | None
+    running: asyncio.Task[Any] | None = None
 
 
-class _ClockedScheduler(AsyncIOScheduler):
-    """AsyncIOScheduler that takes its time from a test clock, and arms no real timers then."""
-
-    def __init__(self, clock: Clock, **options: Any) -> None:
-        self._clock = clock
-        self._manual = not isinstance(clock, SystemClock)
-        super().__init__(**options)
-
-    def _process_jobs(self) -> float | None:
-        if not self._manual:
-            return super()._process_jobs()
-        with _lend_clock(self._clock):
-            return super()._process_jobs()
-
-    def _real_add_job(self, job: Job, jobstore_alias: str, replace_existing: bool) -> None:
-        if not self._manual:
-            return super()._real_add_job(job, jobstore_alias, replace_existing)
-        with _lend_clock(self._clock):
-            return super()._real_add_job(job, jobstore_alias, replace_existing)
-
-    def _start_timer(self, wait_seconds: float | None) -> None:
-        if not self._manual:  # a test clock moves when the test says; it calls tick()
-            super()._start_timer(wait_seconds)
-
-
-class _RunnerExecutor(BaseExecutor):
-    """Runs a due job as `runner._run(job_id, scheduled_time)` (with its JobContext), not by
-    calling the stored function, so nothing is passed through globals or pickles."""
-
-    def __init__(self, runner: ScheduleRunner) -> None:
-        super().__init__()
-        self._runner = runner
-
-    def _do_submit_job(self, job: Job, run_times: list[dt.datetime]) -> None:
-        scheduled = run_times[-1]
-        task = asyncio.get_running_loop().create_task(self._runner._run(job.id, scheduled))
-        self._runner._tasks.add(task)
-
-        def done(finished: asyncio.Task[Any]) -> None:
-            self._runner._tasks.discard(finished)
-            if finished.cancelled():
-                self._run_job_error(job.id, asyncio.CancelledError())
-                return
-            error = finished.exception()
-            if isinstance(error, _Abandoned):   # stepped down: the next leader runs it
-                self._run_job_success(job.id, [])
-                return
-            if error is not None:
-                self._run_job_error(job.id, error, error.__traceback__)
-                return
-            self._run_job_success(job.id, [JobExecutionEvent(
-                EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, scheduled,
-                retval=finished.result())])
-
-        task.add_done_callback(done)
+def _latest_due(trigger: CronTrigger, next_run_time: dt.datetime,
+                now: dt.datetime) -> tuple[dt.datetime, dt.datetime | None]:
+    """The latest fire time at or before `now` (the missed ones coalesce into it), and the
+    first one after `now`."""
+    due, following = next_run_time, trigger.get_next_fire_time(next_run_time, now)
+    while following is not None and following <= now:
+        due, following = following, trigger.get_next_fire_time(following, now)
+    return due, following
 
 
 class _Abandoned(Exception):
@@ -183,7 +123,8 @@ def trigger_for(scheme: Scheme, spec: JobSpec) -> CronTrigger:
 
 
 class ScheduleRunner:
-    """The schedules of one process: elects a leader, runs APScheduler while leading."""
+    """The schedules of one process: elects a leader, runs the jobs as they fall due while
+    leading."""
 
     def __init__(self, db: Database, scheme: Scheme, *, clock: Clock | None = None,
                  jobs: Sequence[JobSpec] = JOBS, chart_dir: Path | None = None,
@@ -203,7 +144,9 @@ class ScheduleRunner:
         self.history: list[JobRun] = []
         self.lock_backend_pid: int | None = None     # the leader's lock connection (tests)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._scheduler: _ClockedScheduler | None = None
+        self._scheduled: dict[str, _Scheduled] | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._manual = not isinstance(self.clock, SystemClock)
         self._lock_connection: AsyncConnection | None = None
         self._election: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -270,8 +213,11 @@ class ScheduleRunner:
             except Exception:  # the election must outlive any surprise; it is logged in full
                 log.exception("%s: unexpected error in the leader election", self.name)
             finally:
+                led = self._leading.is_set()
                 await self._step_down()
-            await self._sleep(self.election_interval)
+            # A leader that just lost its connection waits longer before contending again, so
+            # a standby with a working connection takes over rather than racing it back.
+            await self._sleep(self.election_interval * (3 if led else 1))
 
     async def _contend(self) -> None:
         """PostgreSQL: take the advisory lock or stand by; while leading, check the lock's
@@ -310,39 +256,70 @@ class ScheduleRunner:
 
     async def _lead(self) -> None:
         states = await self._load_states()
-        scheduler = _ClockedScheduler(
-            self.clock, timezone=self.scheme.tz,
-            executors={"default": _RunnerExecutor(self)},
-            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
-        scheduler.start(paused=True)
-        self._scheduler = scheduler
+        now = self.clock.now()
+        scheduled = {}
         for spec in self.jobs.values():
             trigger = trigger_for(self.scheme, spec)
             saved = states.get(spec.id)
-            keep = {}
             if saved is not None and saved.trigger == repr(trigger) and saved.next_run_time:
-                keep["next_run_time"] = saved.next_run_time   # may be in the past: due now
-            scheduler.add_job(fire, trigger, id=spec.id, name=spec.id, replace_existing=True,
-                              **keep)
+                next_run = _aware(saved.next_run_time)   # may be in the past: due now
+            else:
+                next_run = trigger.get_next_fire_time(None, now)
+            scheduled[spec.id] = _Scheduled(spec, trigger, next_run)
+        self._scheduled = scheduled
         for spec in self.jobs.values():
             await self._save_state(spec.id)
         self._leading.set()
-        scheduler.resume()
+        if not self._manual:   # a test or sandbox clock moves when told; it calls tick()
+            self._timer = asyncio.create_task(self._run_when_due(), name=f"{self.name}-timer")
+
+    async def _run_when_due(self) -> None:
+        """With the system clock: start what is due, sleep until the next is, again. The
+        sleep is capped so a clock that jumps (a suspended machine) is noticed soon."""
+        while self._leading.is_set() and not self._stopping.is_set():
+            self._start_due()
+            wake = self.next_wakeup()
+            delay = 60.0 if wake is None else (wake - self.clock.now()).total_seconds()
+            await self._sleep(min(max(delay, 0.0), 60.0))
+
+    def _start_due(self) -> None:
+        """Start every job whose time has come, once, with the latest time it was due."""
+        now = self.clock.now()
+        for job in (self._scheduled or {}).values():
+            if job.next_run_time is None or job.next_run_time > now:
+                continue
+            due, job.next_run_time = _latest_due(job.trigger, job.next_run_time, now)
+            if job.running is not None and not job.running.done():
+                log.warning("%s: %s is due again while still running; this run is skipped",
+                            self.name, job.spec.id)
+                continue
+            task = asyncio.get_running_loop().create_task(self._run_logged(job.spec.id, due))
+            job.running = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_logged(self, job_id: str, scheduled: dt.datetime) -> None:
+        try:
+            await self._run(job_id, scheduled)
+        except _Abandoned:   # stepped down: the next leader runs it
+            pass
+        except Exception:  # noqa: BLE001 — one job's failure must not stop the others
+            log.exception("%s: %s failed", self.name, job_id)
 
     async def _step_down(self) -> None:
-        if not self._leading.is_set() and self._scheduler is None:
+        if not self._leading.is_set() and self._scheduled is None:
             return
         self._leading.clear()
-        scheduler, self._scheduler = self._scheduler, None
-        if scheduler is not None and scheduler.running:
-            scheduler.pause()
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            await asyncio.gather(timer, return_exceptions=True)
         if self._tasks:
             done, pending = await asyncio.wait(list(self._tasks), timeout=5)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        if scheduler is not None and scheduler.running:
-            scheduler.shutdown(wait=False)
+        self._scheduled = None
         log.info("%s: no longer leading", self.name)
 
     # ---- state ----------------------------------------------------------------------------
@@ -353,8 +330,7 @@ class ScheduleRunner:
         return {row.job_id: row for row in rows}
 
     async def _save_state(self, job_id: str) -> None:
-        scheduler = self._scheduler
-        job = scheduler.get_job(job_id) if scheduler is not None else None
+        job = (self._scheduled or {}).get(job_id)
         if job is None:
             return
         values = {"job_id": job_id, "trigger": repr(job.trigger),
@@ -401,21 +377,25 @@ class ScheduleRunner:
 
     def next_wakeup(self) -> dt.datetime | None:
         """When the next job is due (None when not leading)."""
-        if self._scheduler is None:
+        if self._scheduled is None:
             return None
-        times = [job.next_run_time for job in self._scheduler.get_jobs() if job.next_run_time]
+        times = [job.next_run_time for job in self._scheduled.values() if job.next_run_time]
         return min(times) if times else None
 
     async def tick(self) -> list[JobRun]:
         """Run what is due at the clock's time and wait for it (tests, with a ManualClock)."""
         before = len(self.history)
-        await asyncio.sleep(0)    # let a pending wakeup (from resume) run first
-        await self._settle()      # and what it started finish, so max_instances never bites
-        if self._scheduler is not None and self._leading.is_set():
-            self._scheduler._process_jobs()
+        await self._settle()      # what an earlier tick started finishes first
+        if self._leading.is_set():
+            self._start_due()
         await self._settle()
         return self.history[before:]
 
     async def _settle(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; every time stored is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

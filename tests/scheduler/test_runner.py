@@ -309,3 +309,45 @@ def test_a_schedule_that_cannot_work_stops_start_up_naming_the_key(scheme, field
         ScheduleRunner(Database("sqlite+aiosqlite://"), broken,
                        clock=ManualClock(local(2026, 11, 23, 8, 0)))
     assert str(refused.value).startswith(expected)
+
+
+async def test_with_the_system_clock_a_missed_run_starts_by_itself_once(
+        db, scheme, runners) -> None:
+    """No tick(): the runner's own timer starts a job found overdue at start, once, and then
+    sleeps until the next time it is due."""
+    from scheduler.jobs import JobSpec
+    from scheduler.runner import SystemClock, trigger_for
+
+    started: list[dt.datetime] = []
+    release = asyncio.Event()
+
+    async def slow(ctx) -> str:
+        started.append(ctx.now)
+        await release.wait()
+        return "done"
+
+    spec = JobSpec("slow", "weekly_digest", slow)
+    trigger = trigger_for(scheme, spec)
+    async with db.transaction() as s:
+        s.add(ScheduleState(job_id="slow", trigger=repr(trigger),
+                            next_run_time=dt.datetime.now(UTC) - dt.timedelta(days=15),
+                            updated_at=dt.datetime.now(UTC)))
+    runner = runners(db, scheme, SystemClock(), jobs=[spec])
+    await runner.start()
+    assert await runner.wait_until_leader(5)
+    for _ in range(100):
+        if started:
+            break
+        await asyncio.sleep(0.02)
+    assert len(started) == 1            # two missed Mondays coalesce into one run
+    release.set()
+    for _ in range(100):
+        if runner.history:
+            break
+        await asyncio.sleep(0.02)
+    [run] = runner.history
+    assert run.result == "done"
+    assert runner.next_wakeup() > dt.datetime.now(UTC)
+    async with db.transaction() as s:
+        saved = await s.get(ScheduleState, "slow")
+    assert saved.next_run_time.replace(tzinfo=UTC) == runner.next_wakeup()
