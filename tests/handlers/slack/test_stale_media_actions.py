@@ -156,3 +156,18 @@ async def test_the_storage_rule_holds_without_a_shown_state(office: Office) -> N
                 await act(s, await s.merge(office.cast.officer))
         assert (refused.value.by, refused.value.decision) == ("Dee Deputy", "not for use")
         assert already_decided(refused.value).startswith("Already decided by Dee Deputy")
+
+
+async def test_a_refused_photo_whose_consent_is_then_withdrawn_still_shows_not_for_use(
+        office: Office) -> None:
+    """The post rewritten for the newer answer keeps the decision on it (and no buttons)."""
+    media_id = await children_photo(office)
+    await office.deliver()
+    await rejected_by_deputy(office, media_id)
+    await consent_withdrawn_by_ambassador(office, media_id)
+    [item] = await office.rows(Media)
+    assert (item.review_status, item.consent_given) == ("rejected", False)
+    post = [m for m in office.emu.messages(office.channel("media")) if m.blocks][0]
+    shown = seen(post)
+    assert "Not for use* — Dee Deputy" in shown and "consent updated to No" in shown
+    assert office.emu.buttons(post) == []
