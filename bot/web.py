@@ -17,6 +17,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.metrics import Metrics
+from handlers.telegram.app import handle_update
 from storage.db import Database
 from storage.models import utcnow
 from storage.operations import access
@@ -65,8 +66,11 @@ def telegram_webhook(application: Application, secret: str, intake: Intake | Non
     The update is handled before the answer: Telegram sends a chat's next update only after
     this one is answered, so with several workers behind a load balancer one person's messages
     are still handled in the order they were sent (with the chat's lock across processes, see
-    storage/locks.py). A failure answers 500 and Telegram delivers it again; the update's key
-    makes a second delivery harmless.
+    storage/locks.py). The rule is `handlers.telegram.app.handle_update`'s: an update whose
+    handling failed on an infrastructure fault (the database away) answers 500 and Telegram
+    delivers it again (the update's key makes a second delivery harmless); one that failed on
+    a bug or bad input was answered with a sentence and answers 200, so Telegram does not
+    deliver it again and again.
     """
     intake = intake or Intake()
 
@@ -87,11 +91,12 @@ def telegram_webhook(application: Application, secret: str, intake: Intake | Non
             return web.Response(status=400, text="not an update")
         with intake.handling():
             try:
-                await application.update_processor.process_update(
-                    update, application.process_update(update))
+                handled = await handle_update(application, update)
             except Exception:  # noqa: BLE001 — answered 500 so that Telegram delivers it again
                 log.exception("telegram update %s failed", update.update_id)
-                return web.Response(status=500, text="failed")
+                handled = False
+        if not handled:
+            return web.Response(status=500, text="failed; deliver it again")
         return web.Response(text="ok")
 
     return receive

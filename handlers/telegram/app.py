@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, ContextTypes,
                           TypeHandler)
 
@@ -100,17 +104,73 @@ async def measured_update(update: Update, context: Ctx) -> None:
 # Not "nothing is lost": when the database is down, what they sent may not have been saved.
 SORRY = ("Sorry — something went wrong on my side. Please try again in a moment: if I "
          "haven't answered what you sent, send it again; /menu shows where you are.")
+# An infrastructure fault: the update is not confirmed and will be handled again by itself.
+DELAYED = ("Sorry — I can't reach my records just now. I've kept what you sent and will "
+           "answer as soon as I can; there's no need to send it again.")
+# Faults of the machinery, not of the update: the same update handled again later succeeds.
+# (Not DBAPIError as a whole: an IntegrityError or a DataError is a bug or bad input, and
+# would fail again for ever.)
+INFRASTRUCTURE = (OperationalError, InterfaceError, PoolTimeout, TimeoutError, ConnectionError)
+_FAULTS = "infrastructure_faults"
+
+
+def infrastructure_fault(error: BaseException | None) -> bool:
+    """Whether `error` (or what caused it) is the database or the network being away."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, INFRASTRUCTURE) or (
+                isinstance(error, DBAPIError) and error.connection_invalidated):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+async def handle_update(application: Application, update: Update) -> bool:
+    """Handle one update as PTB does (its update processor, so one chat's updates stay in
+    order), and say whether it may be confirmed to Telegram.
+
+    The rule, for both transports: an update whose handling failed on an infrastructure fault
+    (the database unreachable or timing out) returns False — the poller does not confirm it and
+    tries it again; the webhook answers 500 and Telegram delivers it again. Anything else —
+    handled, refused, or failed on a bug or bad input in that one update — returns True: the
+    person has been answered with a sentence (`_on_error`) and the update is confirmed, so one
+    poisoned update cannot hold up the queue for ever. (PTB's `process_update` hands a
+    handler's exception to the error handlers and does not raise it; `_on_error` notes an
+    infrastructure fault for this to read.)"""
+    faults: dict[int, BaseException] = application.bot_data.setdefault(_FAULTS, {})
+    faults.pop(update.update_id, None)
+    await application.update_processor.process_update(update,
+                                                      application.process_update(update))
+    if faults.pop(update.update_id, None) is not None:
+        return False
+    application.bot_data.get("told_delayed", set()).discard(update.update_id)
+    return True
 
 
 async def _on_error(update: object, context: Ctx) -> None:
-    """Log the failure (never the message body) and tell the person in one sentence."""
-    log.error("handling update failed: %s", type(context.error).__name__,
-              exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None:
-        try:
-            if update.callback_query is not None:
+    """Log the failure (never the message body) and tell the person in one sentence: on an
+    infrastructure fault that they will be answered later (the update is handled again, see
+    `handle_update`), otherwise that something went wrong."""
+    error = context.error
+    again = isinstance(update, Update) and infrastructure_fault(error)
+    if again:
+        context.application.bot_data.setdefault(_FAULTS, {})[update.update_id] = error
+        log.warning("handling update %s failed, to be handled again: %s", update.update_id,
+                    type(error).__name__)
+    else:
+        log.error("handling update failed: %s", type(error).__name__, exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if again:
+        told: set[int] = context.application.bot_data.setdefault("told_delayed", set())
+        if update.update_id in told:
+            return   # once per update, however often it is tried again
+        told.add(update.update_id)
+    try:
+        if update.callback_query is not None:
+            with contextlib.suppress(TelegramError):   # perhaps answered before the failure
                 await update.callback_query.answer()
-            await update.effective_chat.send_message(
-                SORRY)
-        except Exception:  # noqa: BLE001 — the error path must not raise again
-            log.warning("could not tell the person about the failure")
+        await update.effective_chat.send_message(DELAYED if again else SORRY)
+    except Exception:  # noqa: BLE001 — the error path must not raise again
+        log.warning("could not tell the person about the failure")

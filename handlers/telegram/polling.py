@@ -8,6 +8,11 @@ hands it out again (the processed-update keys make a second handling of one that
 no-op). Updates go through the Application's update processor, as PTB's own fetcher does:
 one chat's in order, different chats concurrently.
 
+An update whose handling failed on an infrastructure fault (the database away; the rule is
+`handlers.telegram.app.handle_update`) is not confirmed: it is tried again, with a growing
+pause, until it is handled; an update that failed on a bug or bad input was answered with a
+sentence and is confirmed, so it cannot hold up everyone behind it.
+
 While updates are in flight, newer ones are fetched with short polls from the oldest one in
 flight (those already taken are skipped), every `busy_interval` or as soon as all in flight
 have finished; with none in flight it long-polls. (Every such poll reads again all that is
@@ -25,9 +30,11 @@ from typing import Any
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
 from handlers.telegram import raw
+from handlers.telegram.app import handle_update
 
 log = logging.getLogger(__name__)
 LONG_POLL_MARGIN = 10  # seconds allowed beyond the long poll's own timeout for the answer
+MAX_RETRY_PAUSE = 30.0  # seconds between tries of an update while the database is away
 
 
 class ConfirmingPoller:
@@ -38,6 +45,7 @@ class ConfirmingPoller:
         self.busy_interval = busy_interval
         self.retry_interval = retry_interval
         self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._unhandled: set[int] = set()   # failed on an infrastructure fault, not confirmed
         # One past the newest update taken: the offset once nothing is in flight, and the line
         # below which every update fetched has been taken (Telegram hands them out in order).
         self._next: int | None = None
@@ -49,7 +57,10 @@ class ConfirmingPoller:
         return self._task is not None and not self._task.done()
 
     def offset(self) -> int | None:
-        return min(self._in_flight) if self._in_flight else self._next
+        """Never past an update in flight, nor one whose handling failed on an
+        infrastructure fault (`_handle`): Telegram keeps those."""
+        held = self._in_flight.keys() | self._unhandled
+        return min(held) if held else self._next
 
     async def start(self) -> None:
         self._stopping.clear()
@@ -67,6 +78,7 @@ class ConfirmingPoller:
         if self._in_flight:
             _, pending = await asyncio.wait(list(self._in_flight.values()), timeout=grace)
             finished = not pending
+        finished = finished and not self._unhandled
         with contextlib.suppress(Exception):   # tell Telegram what is done; no long poll
             await self.application.bot.get_updates(offset=self.offset(), timeout=0, limit=1)
         return finished
@@ -117,12 +129,28 @@ class ConfirmingPoller:
         task.add_done_callback(lambda _, update_id=update_id: self._finished(update_id))
 
     async def _handle(self, update: Update) -> None:
-        application = self.application
-        try:
-            await application.update_processor.process_update(
-                update, application.process_update(update))
-        except Exception:  # noqa: BLE001 — PTB's error handlers have had their say
-            log.exception("telegram update %s not handled", update.update_id)
+        """Handle the update; while its handling fails on an infrastructure fault (the
+        database away: `handle_update`), try again with a growing pause, the update kept
+        unconfirmed. A stop meanwhile leaves it unconfirmed for the next run."""
+        pause = self.retry_interval
+        while True:
+            try:
+                if await handle_update(self.application, update):
+                    return
+            except Exception:  # noqa: BLE001 — PTB's error handlers have had their say
+                log.exception("telegram update %s not handled", update.update_id)
+                return
+            self._unhandled.add(update.update_id)
+            if self._stopping.is_set():
+                return
+            log.warning("telegram update %s to be handled again in %.1f s",
+                        update.update_id, pause)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), pause)
+            if self._stopping.is_set():
+                return
+            self._unhandled.discard(update.update_id)
+            pause = min(pause * 2, MAX_RETRY_PAUSE)
 
     def _finished(self, update_id: int) -> None:
         self._in_flight.pop(update_id, None)
