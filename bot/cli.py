@@ -1,5 +1,5 @@
 """The command line: migrate, invite, people, export, erase, run, digest, retention,
-backup, restore, sandbox."""
+backup, restore, sandbox, report, finance, fund."""
 
 from __future__ import annotations
 
@@ -435,6 +435,100 @@ def report_grants(year: str = typer.Option(..., "--year", help="The financial ye
         db, scheme, period, out, all_decisions=all_decisions))
     typer.echo(f"{count} grant{'s' if count != 1 else ''} decided in {period.label}: "
                + ", ".join(str(f) for f in files))
+
+
+# ---- money (issue 18): the finance statement, paying approved claims, the grant fund --------
+
+finance_app = typer.Typer(no_args_is_help=True, help="The finance team's statement and paying "
+                          "approved expense claims in a batch.")
+fund_app = typer.Typer(no_args_is_help=True, help="The grant fund by financial year.")
+app.add_typer(finance_app, name="finance")
+app.add_typer(fund_app, name="fund")
+
+
+@finance_app.command("statement")
+def finance_statement(month: str | None = typer.Option(None, "--month", help="e.g. 2026-11"),
+                      quarter: str | None = typer.Option(None, "--quarter",
+                                                         help="e.g. 2026-Q3"),
+                      out: Path = typer.Option(Path("."), "--out", help="Directory for the "
+                                               "CSV and XLSX")) -> None:
+    """Per ambassador: the fee due, approved expenses to pay, hours against commitment."""
+    from storage.finance.sheets import write_statement
+    from storage.finance.statement import build_statement, period_of
+    from storage.operations.people import cli_admin
+
+    async def work(db: Database, scheme: Scheme) -> Any:
+        period = period_of(month, quarter)
+        async with db.transaction() as session:
+            statement = await build_statement(session, scheme, period,
+                                              actor=await cli_admin(session))
+        return statement, write_statement(statement, out)
+
+    statement, files = _run(work)
+    total = sum(line.total_pence for line in statement.lines)
+    typer.echo(f"Statement for {statement.period.label}: {len(statement.lines)} ambassadors, "
+               f"£{total / 100:,.2f} to pay — " + ", ".join(str(f) for f in files))
+
+
+@finance_app.command("mark-paid")
+def finance_mark_paid(through: str = typer.Option(..., "--through", help="Pay every claim "
+                                                  "approved on or before this day "
+                                                  "(YYYY-MM-DD)")) -> None:
+    """Mark approved expense claims paid, as one batch; each ambassador is told."""
+    from storage.models import utcnow
+    from storage.operations.expenses import do_mark_expenses_paid
+    from storage.operations.people import cli_admin
+    from storage.reports.periods import local_midnight
+
+    try:
+        day = dt.date.fromisoformat(through.strip())
+    except ValueError:
+        typer.echo(f"{through!r} is not a date; write it like 2026-11-30.", err=True)
+        raise typer.Exit(2) from None
+
+    async def work(db: Database, scheme: Scheme) -> Any:
+        if day > utcnow().astimezone(scheme.tz).date():
+            raise Refused("--through can't be in the future: only claims already approved "
+                          "can be paid.")
+        async with db.transaction() as session:
+            paid = await do_mark_expenses_paid(
+                session, scheme, approved_before=local_midnight(
+                    day + dt.timedelta(days=1), scheme.tz), actor=await cli_admin(session))
+            return [(c.id, c.amount_pence) for c in paid]
+
+    paid = _run(work)
+    if not paid:
+        typer.echo(f"No approved claims waiting to be paid through {day:%d %B %Y}.")
+        return
+    typer.echo(f"Marked {len(paid)} claim{'s' if len(paid) != 1 else ''} paid "
+               f"(£{sum(p for _, p in paid) / 100:,.2f}); the ambassadors are being told.")
+
+
+@fund_app.command("open")
+def fund_open(period: str = typer.Option(..., "--period", help="The financial year, e.g. "
+                                         "2027-28"),
+              amount: str = typer.Option(..., "--amount", help="e.g. 40000 or £40,000"),
+              carry_over: bool = typer.Option(False, "--carry-over", help="Add what the "
+                                              "previous fund left unspent")) -> None:
+    """Open the grant fund for a period (audited); unspent money stays behind unless
+    --carry-over."""
+    from storage.operations.funds import do_open_fund, period_label
+    from storage.operations.people import cli_admin
+    from storage.parsers import format_money, parse_money
+
+    async def work(db: Database, scheme: Scheme) -> Any:
+        text = amount.strip()
+        if text.startswith("-"):
+            raise Refused("The fund must be more than £0.")
+        pence = parse_money(text if text.startswith("£") else f"£{text}")
+        async with db.transaction() as session:
+            fund = await do_open_fund(session, scheme, period=period, amount_pence=pence,
+                                      carry_over=carry_over, actor=await cli_admin(session))
+            return (period_label(fund.starts_on, fund.ends_on), format_money(fund.size_pence),
+                    fund.starts_on, fund.ends_on)
+
+    label, size, starts, ends = _run(work)
+    typer.echo(f"Opened the {label} grant fund: {size}, {starts:%d %B %Y} to {ends:%d %B %Y}.")
 
 
 if __name__ == "__main__":  # pragma: no cover

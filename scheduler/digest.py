@@ -29,9 +29,11 @@ from sqlalchemy.orm import aliased
 from storage import outbox
 from storage.db import Database
 from storage.models import (Area, Engagement, EngagementStatus, Feedback, FeedbackGroup,
-                            FeedbackTopic, FollowUp, FollowUpStatus, Fund, GrantRecommendation,
+                            FeedbackTopic, FollowUp, FollowUpStatus, Fund, FundLedgerEntry,
+                            GrantRecommendation,
                             GrantStatus, HoursEntry, Media, Person, ReviewStatus, Role, Urgency,
                             utcnow)
+from storage.operations.funds import period_label
 from storage.operations.people import active_people_with_role
 from storage.operations.reminders import claim_mark
 from storage.parsers import format_date, format_hours, format_money, format_when
@@ -147,6 +149,7 @@ class Digest:
     grants_rejected: int = 0
     fund_size_pence: int = 0
     fund_remaining_pence: int = 0
+    fund_period: tuple[dt.date, dt.date] | None = None
     month_start: dt.date | None = None
     hours: list[HoursLine] = field(default_factory=list)
     feedback_overdue: list[EngagementLine] = field(default_factory=list)
@@ -392,7 +395,11 @@ async def _single_figures(conn: Any, scheme: Scheme, digest: Digest, w: _Window)
         [Urgency.URGENT.value, Urgency.ATTENTION.value])), 1), else_=0)
     decided = (GrantRecommendation.decided_at >= w.start, GrantRecommendation.decided_at < end)
     media_week = (Media.created_at >= w.start, Media.created_at < end)
-    fund = Fund.name == f"{scheme.name} grant fund"
+    # The fund as it stood at the end of the week: the one whose period holds the week's last
+    # day, and what its ledger had committed by then (a past week's digest is not today's).
+    last_day = w.monday + dt.timedelta(days=6)
+    fund_id = (select(Fund.id).where(Fund.starts_on <= last_day, Fund.ends_on >= last_day)
+               .order_by(Fund.starts_on.desc()).limit(1).scalar_subquery())
     columns = [
         count(FollowUp.created_at >= w.start, FollowUp.created_at < end),
         count(FollowUp.created_at >= w.prev_start, FollowUp.created_at < w.start),
@@ -405,8 +412,10 @@ async def _single_figures(conn: Any, scheme: Scheme, digest: Digest, w: _Window)
               GrantRecommendation.status == GrantStatus.APPROVED.value, *decided),
         count(GrantRecommendation.status == GrantStatus.REJECTED.value, *decided,
               of=GrantRecommendation),
-        select(Fund.size_pence).where(fund).scalar_subquery(),
-        select(Fund.committed_pence).where(fund).scalar_subquery(),
+        select(Fund.size_pence).where(Fund.id == fund_id).scalar_subquery(),
+        select(-func.coalesce(func.sum(FundLedgerEntry.amount_pence), 0)).where(
+            FundLedgerEntry.fund_id == fund_id, FundLedgerEntry.created_at < end)
+        .scalar_subquery(),
         count(*media_week, of=Media),
         count(Media.created_at >= w.prev_start, Media.created_at < w.start, of=Media),
         count(*media_week, Media.review_status == ReviewStatus.APPROVED.value, of=Media),
@@ -430,6 +439,7 @@ async def _single_figures(conn: Any, scheme: Scheme, digest: Digest, w: _Window)
         fund_size, fund_committed = scheme.limits.fund_size_pence, 0
     digest.fund_size_pence = fund_size
     digest.fund_remaining_pence = fund_size - (fund_committed or 0)
+    digest.fund_period = scheme.finance.financial_year(w.monday + dt.timedelta(days=6))
     digest.media_received, digest.prev_media_received = media_this, media_prev
     digest.media_approved, digest.media_pending = media_approved, media_pending
     digest.grant_stages = [GrantStage(status.value, stages[2 * i], stages[2 * i + 1])
@@ -599,8 +609,8 @@ def _sections(d: Digest) -> list[tuple[str, list[str]]]:
         (f"In the pipeline: {stages}." if stages else "Nothing in the pipeline."),
         f"Decided this week: {count} approved ({format_money(pence)}), "
         f"{d.grants_rejected} not approved.",
-        f"Fund remaining: {format_money(d.fund_remaining_pence)} of "
-        f"{format_money(d.fund_size_pence)}."]))
+        f"Fund remaining{f' ({period_label(*d.fund_period)})' if d.fund_period else ''}: "
+        f"{format_money(d.fund_remaining_pence)} of {format_money(d.fund_size_pence)}."]))
     if d.hours:
         month = d.month_start.strftime("%B") if d.month_start else "this month"
         lines = [f"{h.name}{f' ({h.area})' if h.area else ''}: "

@@ -111,6 +111,7 @@ class GrantStatus(StrEnum):
 
 class ExpenseStatus(StrEnum):
     SUBMITTED = "submitted"
+    QUERIED = "queried"
     APPROVED = "approved"
     REJECTED = "rejected"
     PAID = "paid"
@@ -536,3 +537,11 @@ Feedback.public_outcome_by_id = mapped_column(ForeignKey("people.id"), nullable=
 Feedback.public_outcome_at = mapped_column(UTCDateTime, nullable=True)
 # Grants register: grants by when they were decided.
 Index("ix_grants_decided_at", GrantRecommendation.decided_at)
+
+# --- Added by the money and time issue (storage/operations/expenses.py, funds.py) ----------
+
+# The receipt as the media pipeline left it: a safe copy (receipt_path) and its thumbnail.
+ExpenseClaim.receipt_thumb_path = mapped_column(String(500), nullable=True)
+ExpenseClaim.paid_by_id = mapped_column(ForeignKey("people.id"), nullable=True)
+# Time given with feedback is one hours entry for its engagement, so it is counted once.
+Index("uq_hours_entries_engagement_id", HoursEntry.engagement_id, unique=True)

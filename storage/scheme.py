@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from storage.parsers import parse_money
 from storage.errors import InvalidInput
+from storage.finance.settings import Finance
 
 SCHEMES_DIR = Path(__file__).resolve().parent.parent / "schemes"
 DEFAULT_SCHEME_FILE = SCHEMES_DIR / "west-mercia.yaml"
@@ -146,6 +147,7 @@ class Scheme(_Strict):
     schedules: Schedules = Schedules()
     limits: Limits
     retention: Retention
+    finance: Finance = Finance()
 
     @field_validator("timezone")
     @classmethod

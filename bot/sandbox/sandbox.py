@@ -117,7 +117,8 @@ class Sandbox:
         async with self.db.transaction() as session:
             await sync_scheme(session, self.scheme)
         if not await seed.is_seeded(self.db):
-            await seed.seed(self.db, self.scheme, self.clock())
+            await seed.seed(self.db, self.scheme, self.clock(),
+                            media_dir=self.config.data_dir / "media")
 
         # The emulators keep their last ids beside the clock: a sandbox started again on this
         # database must not repeat ids the bot has recorded as handled (it would ignore them).

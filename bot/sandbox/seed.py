@@ -11,17 +11,21 @@ objectives and lists of that scheme are used instead.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
+from storage.media import MediaStore, PhotoProcessor
 from storage.models import FollowUp, Person, Role
-from storage.operations import (engagements, feedback, follow_ups, grants, hours, meetings,
-                                people)
+from storage.operations import (engagements, expenses, feedback, follow_ups, grants, hours,
+                                meetings, people)
 from storage.scheme import Scheme
 
 log = logging.getLogger(__name__)
@@ -66,13 +70,17 @@ async def is_seeded(db: Database) -> bool:
         return await s.scalar(select(Person.id).where(Person.telegram_id == first)) is not None
 
 
-async def seed(db: Database, scheme: Scheme, now: dt.datetime) -> None:
-    """Create the demo people and their history, everything dated before `now`."""
+async def seed(db: Database, scheme: Scheme, now: dt.datetime,
+               media_dir: Path | None = None) -> None:
+    """Create the demo people and their history, everything dated before `now`; with
+    `media_dir`, also a claim with its receipt photo waiting for the office."""
     history = _History(db, scheme, now)
     await history.people()
     await history.engagements_and_feedback()
     await history.grants()
     await history.hours_expenses_and_meetings()
+    if media_dir is not None:
+        await history.claim_with_receipt(media_dir)
     log.info("sandbox seeded: %d people and a few weeks of history", len(PEOPLE))
 
 
@@ -316,6 +324,22 @@ class _History:
                 engagement_id=self.engagement_ids["woodside"],
                 actor=await self.person(s, "raj"), now=at(-5, 10))
 
+    # -- a claim with a receipt, waiting for Approve / Query / Reject -------------------------
+
+    async def claim_with_receipt(self, media_dir: Path) -> None:
+        processor = PhotoProcessor(MediaStore(media_dir), workers=1, executor="thread")
+        try:
+            photo = await processor.process(receipt_jpeg(), "receipt.jpg")
+        finally:
+            await processor.aclose()
+        async with self.db.transaction() as s:
+            await expenses.do_claim_expense(
+                s, self.scheme, kind="travel", amount_pence=1240,
+                incurred_on=self.today - dt.timedelta(days=3),
+                description="Train from Worcester to Malvern for the Good Neighbours meeting",
+                receipt_path=str(photo.safe_path), receipt_thumb_path=str(photo.thumb_path),
+                actor=await self.person(s, "tom"), today=self.today)
+
     # -- hours, expenses, a meeting ----------------------------------------------------------
 
     async def hours_expenses_and_meetings(self) -> None:
@@ -332,7 +356,7 @@ class _History:
                     await hours.do_log_hours(s, worked_on=self.today + dt.timedelta(days=days),
                                              minutes=minutes, description=what, actor=actor,
                                              today=self.today)
-            await hours.do_claim_expense(
+            await expenses.do_claim_expense(
                 s, self.scheme, kind="mileage", amount_pence=None, miles_tenths=460,
                 incurred_on=self.today - dt.timedelta(days=4),
                 description="Hereford to Kington and back for the farmers' breakfast",
@@ -343,3 +367,17 @@ class _History:
                 place="Hindlip Park, Worcester", starts_at=self.at(9, 10),
                 ends_at=self.at(9, 12, 30), actor=await self.person(s, "officer"),
                 now=self.now - dt.timedelta(days=10))
+
+
+def receipt_jpeg() -> bytes:
+    """A plausible till receipt, drawn (the demo has no real one to show)."""
+    image = Image.new("RGB", (420, 560), "white")
+    draw = ImageDraw.Draw(image)
+    lines = ["WEST MIDLANDS RAILWAY", "", "Worcester Foregate St", "  to Great Malvern",
+             "Off-peak day return", "", "1 x Adult          £12.40", "",
+             "TOTAL              £12.40", "Paid by card", "", "Thank you for travelling"]
+    for number, line in enumerate(lines):
+        draw.text((30, 30 + 38 * number), line, fill="black")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()

@@ -7,9 +7,9 @@ import datetime as dt
 from typing import Any
 
 from handlers.forms.engine import Choice, Field, Form, FormContext, register
-from storage.models import FollowUpNeeded, Urgency
+from storage.models import FollowUpNeeded, HoursEntry, Urgency
 from storage.errors import InvalidInput
-from storage.operations import engagements, feedback, grants, hours, media, people
+from storage.operations import engagements, expenses, feedback, grants, hours, media, people
 from storage.parsers import format_money, format_when
 from storage.scheme import Scheme
 
@@ -79,7 +79,7 @@ async def _urgency(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
 
 
 async def _expense_kinds(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
-    return [Choice(k, k.capitalize()) for k in hours.EXPENSE_KINDS]
+    return [Choice(k, k.capitalize()) for k in expenses.kinds(ctx.scheme)]
 
 
 async def _days(ctx: FormContext, answers: dict[str, Any]) -> list[Choice]:
@@ -255,6 +255,7 @@ async def submit_hours(ctx: FormContext, a: dict[str, Any]) -> str:
 
 HOURS = register(Form(
     name="hours", title="Log hours", command="hours",
+    intro="Time given at an engagement is counted from its feedback; log other time here.",
     fields=(
         Field("worked_on", "Day", "Which day? (tap one, or type a date like 14/03)", "date",
               choices=_days),
@@ -265,41 +266,127 @@ HOURS = register(Form(
     submit=submit_hours))
 
 
+# ---- changing the time given with feedback (from /mine) -----------------------------------
+
+async def submit_hours_change(ctx: FormContext, a: dict[str, Any]) -> str:
+    async with ctx.transaction() as s:
+        entry = await hours.do_change_hours(s, entry_id=a["entry_id"], minutes=a["minutes"],
+                                            actor=await ctx.actor(s))
+    return f"Thank you — that time is now {entry.minutes // 60}h{entry.minutes % 60:02d}."
+
+
+HOURS_CHANGE = register(Form(
+    name="change_hours", title="Change time given", command="",
+    fields=(Field("minutes", "Time", "How long did you give, including travel? (e.g. 2, 1.5 "
+                  "or 1h30)", "hours"),),
+    submit=submit_hours_change))
+
+
+async def hours_change_answers(ctx: FormContext, entry_id: int) -> dict[str, Any]:
+    async with ctx.db.transaction() as s:
+        entry = await s.get(HoursEntry, entry_id)
+        if entry is None or entry.person_id != ctx.person.id:
+            raise InvalidInput("That hours entry can't be found.")
+        return {"entry_id": entry.id, "minutes": entry.minutes}
+
+
 # ---- expenses ---------------------------------------------------------------------------
 
 def _mileage(a: dict[str, Any]) -> bool:
     return a.get("kind") == "mileage"
 
 
+async def _receipt(ctx: FormContext, a: dict[str, Any]) -> dict[str, Any]:
+    """The receipt photo through the safe-media pipeline (stripped, resized, thumbnail), or
+    nothing when none was sent. A video or a file that is not an image is refused."""
+    items = a.get("receipt") or []
+    if not items:
+        return {}
+    intake = ctx.services.get("media_intake")
+    if intake is None:
+        raise InvalidInput("Receipts can't be received right now; please try again later.",
+                           field="receipt")
+    if items[0].get("kind") == "video":
+        raise InvalidInput(NOT_A_RECEIPT, field="receipt")
+    made = await intake(ctx, items[0])
+    if made.get("kind") != "photo":
+        raise InvalidInput(NOT_A_RECEIPT, field="receipt")
+    return {"receipt_file_id": items[0].get("file_id"), "receipt_path": made["safe_path"],
+            "receipt_thumb_path": made.get("thumb_path")}
+
+
+NOT_A_RECEIPT = "The receipt must be a photo (a picture of it); please send it as a photo."
+
+
 async def submit_expenses(ctx: FormContext, a: dict[str, Any]) -> str:
     today = ctx.now.astimezone(ctx.scheme.tz).date()
-    receipt = (a.get("receipt") or [{}])[0]
+    receipt = await _receipt(ctx, a)
     async with ctx.transaction() as s:
-        claim = await hours.do_claim_expense(
+        claim = await expenses.do_claim_expense(
             s, ctx.scheme, kind=a["kind"], amount_pence=a.get("amount"),
             miles_tenths=a.get("miles"), incurred_on=dt.date.fromisoformat(a["incurred_on"]),
-            description=a["description"], receipt_file_id=receipt.get("file_id"),
-            actor=await ctx.actor(s), today=today)
+            description=a["description"], actor=await ctx.actor(s), today=today, **receipt)
     return (f"Thank you — your claim of {format_money(claim.amount_pence)} is with the office. "
             "I'll tell you when it's approved.")
 
 
+EXPENSE_FIELDS = (
+    Field("kind", "Kind", "What kind of expense?", "choice", choices=_expense_kinds),
+    Field("incurred_on", "Date", "Which day? (tap one, or type a date like 14/03)", "date",
+          choices=_days),
+    Field("miles", "Miles", "How many miles did you drive? (e.g. 12.5)", "miles",
+          show_if=_mileage),
+    Field("amount", "Amount", "How much? (e.g. £12.50)", "money",
+          show_if=lambda a: not _mileage(a)),
+    Field("description", "What for", "What was it for? (e.g. train to Ludlow for the "
+          "parish council)", "text", max_chars=500),
+)
+
 EXPENSES = register(Form(
     name="expenses", title="Claim expenses", command="expenses",
-    fields=(
-        Field("kind", "Kind", "What kind of expense?", "choice", choices=_expense_kinds),
-        Field("incurred_on", "Date", "Which day? (tap one, or type a date like 14/03)", "date",
-              choices=_days),
-        Field("miles", "Miles", "How many miles did you drive? (e.g. 12.5)", "miles",
-              show_if=_mileage),
-        Field("amount", "Amount", "How much? (e.g. £12.50)", "money",
-              show_if=lambda a: not _mileage(a)),
-        Field("description", "What for", "What was it for? (e.g. train to Ludlow for the "
-              "parish council)", "text", max_chars=500),
-        Field("receipt", "Receipt", "Please send a photo of the receipt, then tap Done.",
-              "photos", show_if=lambda a: not _mileage(a)),
-    ),
+    fields=(*EXPENSE_FIELDS,
+            Field("receipt", "Receipt", "Please send a photo of the receipt, then tap Done.",
+                  "photos", show_if=lambda a: not _mileage(a))),
     submit=submit_expenses))
+
+
+# ---- correcting a queried claim (from /mine) ---------------------------------------------
+
+async def submit_expense_correction(ctx: FormContext, a: dict[str, Any]) -> str:
+    today = ctx.now.astimezone(ctx.scheme.tz).date()
+    receipt = await _receipt(ctx, a)
+    async with ctx.transaction() as s:
+        claim = await expenses.do_correct_expense(
+            s, ctx.scheme, claim_id=a["claim_id"], kind=a["kind"],
+            amount_pence=a.get("amount"), miles_tenths=a.get("miles"),
+            incurred_on=dt.date.fromisoformat(a["incurred_on"]), description=a["description"],
+            actor=await ctx.actor(s), today=today, **receipt)
+    return (f"Thank you — your corrected claim of {format_money(claim.amount_pence)} is with "
+            "the office again.")
+
+
+EXPENSE_CORRECTION = register(Form(
+    name="correct_expense", title="Correct a claim", command="",
+    fields=(*EXPENSE_FIELDS,
+            Field("receipt", "New receipt", "Send a new photo of the receipt and tap Done, or "
+                  "Skip to keep the one you sent.", "photos", optional=True,
+                  show_if=lambda a: not _mileage(a))),
+    submit=submit_expense_correction))
+
+
+async def expense_correction_answers(ctx: FormContext, claim_id: int) -> dict[str, Any]:
+    """A queried claim's values as the correction form's answers."""
+    async with ctx.db.transaction() as s:
+        claim = await expenses.get_claim(s, claim_id)
+        if claim.person_id != ctx.person.id:
+            raise InvalidInput("That claim belongs to someone else.")
+        if claim.status != "queried":
+            raise InvalidInput(f"That claim is {expenses.STATUS_WORDS[expenses.E(claim.status)]}"
+                               ", so it can't be changed now.")
+        return {"claim_id": claim.id, "kind": claim.kind,
+                "incurred_on": claim.incurred_on.isoformat(), "miles": claim.miles_tenths,
+                "amount": None if claim.kind == "mileage" else claim.amount_pence,
+                "description": claim.description}
 
 
 # ---- away -------------------------------------------------------------------------------

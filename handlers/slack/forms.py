@@ -104,7 +104,7 @@ async def _element(f: Field, ctx: FormContext, answers: dict[str, Any],
         return {"type": "datepicker", "action_id": action_id, "initial_date": raw or today}
     if f.kind == "photos" and f.name == "receipt":
         return {"type": "file_input", "action_id": action_id, "max_files": 1,
-                "filetypes": ["jpg", "jpeg", "png", "heic", "pdf"]}
+                "filetypes": ["jpg", "jpeg", "png", "heic"]}
     if f.kind == "photos":
         return {"type": "file_input", "action_id": action_id, "max_files": MAX_PHOTOS,
                 "filetypes": PHOTO_TYPES}

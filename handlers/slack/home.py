@@ -10,9 +10,10 @@ from typing import Any
 from handlers.slack.blocks import (PHOTOS_NOTE, actions, button, context, divider, esc,
                                    header, sections)
 from handlers.slack.context import INACTIVE, STRANGER, SlackServices
+from handlers.slack.expenses import home_blocks as expense_blocks
 from handlers.slack.render import GRANT_STATUS_WORDS, form_buttons
 from storage.models import Person
-from storage.operations import office
+from storage.operations import expenses, office
 from storage.operations.overview import my_records
 from storage.parsers import format_hours, format_money, format_when
 from storage.permissions import Action, allowed
@@ -86,13 +87,14 @@ def _office_buttons(person: Person) -> list[dict[str, Any]]:
 
 
 async def _pipeline_blocks(s: Any, svc: SlackServices) -> list[dict[str, Any]]:
-    pipeline = await office.grant_pipeline(s, svc.scheme)
+    pipeline = await office.grant_pipeline(
+        s, svc.scheme, on=svc.now().astimezone(svc.scheme.tz).date())
     lines = [f"• {GRANT_STATUS_WORDS.get(status, status)}: {count} "
              f"({format_money(pence)})" for status, count, pence in pipeline.by_status if count]
     waiting = [f"• #{g.id} {format_money(g.amount_pence)} to {esc(g.applicant_organisation)} "
                f"({esc(g.area.name)}) — {GRANT_STATUS_WORDS.get(g.status, g.status).lower()}"
                for g in pipeline.waiting]
-    return [*sections(f"*Grant pipeline* — fund remaining "
+    return [*sections(f"*Grant pipeline* — {pipeline.fund_period} fund remaining "
                       f"{format_money(pipeline.fund_remaining_pence)} of "
                       f"{format_money(pipeline.fund_size_pence)}\n"
                       + _lines(lines, "• no grants recommended yet")),
@@ -108,6 +110,7 @@ async def office_home(svc: SlackServices, person: Person) -> dict[str, Any]:
         follow_ups = await office.open_follow_ups(s, now)
         pipeline = await _pipeline_blocks(s, svc)
         overdue_total, overdue = await office.feedback_overdue(s, svc.scheme, now)
+        undecided, to_pay = await expenses.claims_waiting(s)
     ages = " · ".join(f"{label}: {count}" for label, count in follow_ups.by_age)
     oldest = [f"• {esc(f.urgency)} — {esc(f.title)}: {esc(f.detail[:120])} "
               f"(since {format_when(f.created_at, tz)}"
@@ -122,7 +125,9 @@ async def office_home(svc: SlackServices, person: Person) -> dict[str, Any]:
               *pipeline,
               *sections(f"*Feedback overdue* ({overdue_total})\n" + _lines(
                   [f"• {esc(e.title)} ({esc(e.area)}, {esc(e.ambassador)}, "
-                   f"{format_when(e.starts_at, tz)})" for e in overdue], "• none"))]
+                   f"{format_when(e.starts_at, tz)})" for e in overdue], "• none")),
+              *expense_blocks(undecided, to_pay, now,
+                              allowed(person, Action.APPROVE_EXPENSES))]
     return _home(blocks)
 
 

@@ -19,6 +19,7 @@ from handlers.forms import engine, flows  # noqa: F401  (flows registers the for
 from handlers.forms.engine import Answer
 from handlers.telegram import conversation, render
 from handlers.telegram.context import Ctx
+from handlers.telegram import mine
 from handlers.telegram.mine import show_mine
 from storage.errors import Conflict, NotAllowed, Refused
 from storage.models import Person
@@ -363,7 +364,11 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
 
 
 async def _correct(update: Update, context: Ctx, person: Person, engagement_id: str) -> None:
-    """Open a planned engagement's answers at the summary, ready for Edit."""
+    """Open a planned engagement's answers at the summary, ready for Edit (or a queried
+    claim, or the time given with feedback: "claim:<id>", "hours:<id>")."""
+    if not engagement_id.isdigit() and ":" in engagement_id:
+        await mine.open_correction(update, context, person, engagement_id)
+        return
     ctx = conversation.form_context(context, person, update)
     form = engine.form_named("correct_engagement")
     try:

@@ -15,6 +15,7 @@ from storage.models import (EngagementStatus, Feedback, FeedbackGroup, FeedbackT
                             FollowUpNeeded, Person, Urgency, utcnow)
 from storage.operations.engagements import get_own_engagement
 from storage.parsers import format_when
+from storage.operations.hours import record_engagement_hours
 from storage.permissions import Action
 from storage.scheme import Scheme
 
@@ -98,6 +99,10 @@ async def do_file_feedback(
     if engagement.status == EngagementStatus.PLANNED:
         engagement.status = EngagementStatus.HELD.value
     await session.flush()
+    if minutes_spent:
+        # Counted towards the month's hours once, as the engagement's own hours entry.
+        await record_engagement_hours(session, engagement, minutes_spent, actor=actor,
+                                      tz=scheme.timezone)
     audit(session, actor, "file_feedback", target=feedback,
           after=snapshot(feedback, "engagement_id", "attendees", "follow_up_needed", "urgency"))
 

@@ -19,6 +19,7 @@ from storage.audit import audit, snapshot
 from storage.errors import Conflict, FundExhausted, InvalidInput, NotFound
 from storage.models import (Engagement, Fund, FundLedgerEntry, GrantRecommendation, GrantStatus,
                             Person, PlanObjective, Role, utcnow)
+from storage.operations.funds import fund_for_decision, period_label
 from storage.operations.people import active_people_with_role, the_fund
 from storage.parsers import format_money, format_when, over_cap_sentence
 from storage.permissions import Action, require
@@ -282,7 +283,8 @@ async def do_approve_grant(session: AsyncSession, scheme: Scheme, *, grant_id: i
     require(actor, Action.DECIDE_GRANT, target_type="grant_recommendations", target_id=grant_id)
     now = now or utcnow()
     grant = await get_grant(session, grant_id)
-    fund = await the_fund(session, scheme)
+    # The fund of the period the decision falls in (refused with a sentence if none is open).
+    fund = await fund_for_decision(session, scheme, now)
     before = grant.status
     await _transition(session, grant, (S.REFERRED,), S.APPROVED, decided_by_id=actor.id,
                       decided_at=now, decision_reason=(note or "").strip() or None)
@@ -300,7 +302,8 @@ async def do_approve_grant(session: AsyncSession, scheme: Scheme, *, grant_id: i
                                 amount_pence=-grant.amount_pence, by_id=actor.id,
                                 note=f"Grant #{grant.id} to {grant.applicant_organisation}"[:200],
                                 created_at=now))
-    line = (f"approved by {actor.name} on {format_when(now, scheme.timezone)}; fund remaining "
+    line = (f"approved by {actor.name} on {format_when(now, scheme.timezone)}; "
+            f"{period_label(fund.starts_on, fund.ends_on)} fund remaining "
             f"{format_money(fund.remaining_pence)}")
     await _after_change(session, scheme, grant, actor, "approve_grant", before, line,
                         tell_ambassador=(f"Good news: the Commissioner approved your grant "

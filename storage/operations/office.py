@@ -16,6 +16,7 @@ from storage.models import (Area, Engagement, EngagementStatus, Feedback, Follow
                             MeetingRsvp, Outbox, Person)
 from storage import outbox
 from storage.outbox import SLACK
+from storage.operations.funds import period_label
 from storage.operations.people import the_fund
 from storage.scheme import Scheme
 
@@ -157,22 +158,24 @@ class GrantPipeline:
     fund_size_pence: int
     fund_remaining_pence: int
     waiting: list[GrantRecommendation]
+    fund_period: str = ""
 
 
 async def grant_pipeline(session: AsyncSession, scheme: Scheme,
-                         limit: int = 8) -> GrantPipeline:
+                         limit: int = 8, on: dt.date | None = None) -> GrantPipeline:
     """Grants by status with their totals, the fund, and the undecided grants oldest first."""
     found = {status: (count, int(pence)) for status, count, pence in (await session.execute(
         select(GrantRecommendation.status, func.count(),
                func.coalesce(func.sum(GrantRecommendation.amount_pence), 0))
         .group_by(GrantRecommendation.status))).all()}
-    fund = await the_fund(session, scheme)
+    fund = await the_fund(session, scheme, on)
     waiting = (await session.scalars(
         select(GrantRecommendation).where(GrantRecommendation.status.in_(
             [s.value for s in PIPELINE[:4]]))
         .order_by(GrantRecommendation.created_at).limit(limit))).all()
     return GrantPipeline([(s.value, *found.get(s.value, (0, 0))) for s in PIPELINE],
-                         fund.size_pence, fund.remaining_pence, list(waiting))
+                         fund.size_pence, fund.remaining_pence, list(waiting),
+                         period_label(fund.starts_on, fund.ends_on))
 
 
 async def feedback_overdue(session: AsyncSession, scheme: Scheme, now: dt.datetime,

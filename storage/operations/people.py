@@ -14,6 +14,7 @@ from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import (Area, Base, Engagement, ExpenseClaim, Feedback, FollowUp,
                             FormDraft, Fund, GrantRecommendation, HoursEntry, Invite, Media,
                             Person, PlanObjective, Role, utcnow)
+from storage.operations.funds import fund_as_of
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -40,8 +41,13 @@ async def sync_scheme(session: AsyncSession, scheme: Scheme) -> Fund:
     fund = await session.scalar(select(Fund).where(Fund.name == fund_name))
     limits = scheme.limits
     if fund is None:
+        any_fund = await session.scalar(select(Fund).order_by(Fund.starts_on.desc()).limit(1))
+        if any_fund is not None:
+            return any_fund
+        # The first fund: the financial year we are in (later ones: `python -m bot fund open`).
+        starts, ends = scheme.finance.financial_year(utcnow().astimezone(scheme.tz).date())
         fund = Fund(name=fund_name, size_pence=limits.fund_size_pence, committed_pence=0,
-                    starts_on=limits.fund_starts, ends_on=limits.fund_ends)
+                    starts_on=starts, ends_on=ends)
         session.add(fund)
     elif fund.size_pence != limits.fund_size_pence:
         if limits.fund_size_pence < fund.committed_pence:
@@ -52,8 +58,11 @@ async def sync_scheme(session: AsyncSession, scheme: Scheme) -> Fund:
     return fund
 
 
-async def the_fund(session: AsyncSession, scheme: Scheme) -> Fund:
-    fund = await session.scalar(select(Fund).where(Fund.name == f"{scheme.name} grant fund"))
+async def the_fund(session: AsyncSession, scheme: Scheme, on: dt.date | None = None) -> Fund:
+    """The fund to show on `on` (today in the scheme's zone): the one whose period holds it,
+    else the last before it (approvals check the period strictly: operations.funds)."""
+    day = on or utcnow().astimezone(scheme.tz).date()
+    fund = await fund_as_of(session, day)
     if fund is None:
         fund = await sync_scheme(session, scheme)
     return fund

@@ -58,6 +58,19 @@ async def test_starts_seeds_serves_the_page_and_stops(tmp_path: Path) -> None:
         assert await count(sandbox, Meeting) == 1
         assert await count(sandbox, AuditEvent) >= 40
         assert await count(sandbox, Outbox, Outbox.destination == "#ambassador-alerts") >= 2
+        # A claim with its receipt waits for the office: the post with Approve, the receipt
+        # photo under it (delivered by the outbox dispatcher to the Slack emulator).
+        slack = sandbox.slack
+        channel = "#ambassador-engagements"
+
+        def claim_post():
+            posts = [m for m in slack.messages(channel)
+                     if not m.files and "Expense claim from Tom Fairbairn" in m.text]
+            return posts[-1] if posts else None
+        post = await slack.wait_for(claim_post, 20)
+        assert [b.text for b in slack.buttons(post)] == ["Approve", "Query", "Reject"]
+        await slack.wait_for(lambda: any(m.files and m.thread_ts == post.ts
+                                         for m in slack.messages(channel)), 20)
 
         async with aiohttp.ClientSession(sandbox.url) as http:
             page = await (await http.get("/")).text()

@@ -13,6 +13,7 @@ from scheduler.digest import (CHART_SIZE, AreaWeek, Digest, UrgentItem, build_di
                               digest_blocks, digest_chart_png, digest_text, parse_week,
                               post_digest)
 from storage.models import (Engagement, Feedback, FeedbackGroup, FeedbackTopic, FollowUp, Fund,
+                            FundLedgerEntry,
                             GrantRecommendation, HoursEntry, Media, Outbox)
 from tests.storage.seed import Cast
 
@@ -90,6 +91,9 @@ async def seed_week(db, cast: Cast) -> None:
                                       project="Mural", amount_pence=pence, status=status,
                                       decided_at=decided))
         await s.execute(update(Fund).values(committed_pence=100_000))
+        # The fund's ledger says when: the digest shows the fund as it stood at the week's end.
+        s.add(FundLedgerEntry(fund_id=await s.scalar(select(Fund.id)), amount_pence=-100_000,
+                              note="Grant to Wenlock Youth", created_at=at(18, 15)))
         s.add_all([HoursEntry(person_id=ann.id, worked_on=dt.date(2026, 11, 2), minutes=120),
                    HoursEntry(person_id=ann.id, worked_on=dt.date(2026, 11, 17), minutes=90),
                    HoursEntry(person_id=bob.id, worked_on=dt.date(2026, 10, 30), minutes=60),
@@ -150,7 +154,7 @@ async def test_digest_figures_for_a_seeded_week(db, scheme, cast) -> None:
            "Street — held by Olive Officer" in text
     assert "ATTENTION: Leominster church (Herefordshire) — Parking on the green — nobody has " \
            "taken it yet" in text
-    assert "Fund remaining: £39,000 of £40,000." in text
+    assert "Fund remaining (2026-27): £39,000 of £40,000." in text
     assert "Ann Shropshire (Shropshire): 3h 30m of 40h in November so far; 1h 30m this week" \
         in text
 
@@ -177,7 +181,7 @@ async def test_a_quiet_week_says_so_plainly(db, scheme, cast) -> None:
     text = digest_text(d)
     assert "Nothing was recorded this week" in text
     assert "Engagements by area" not in text and "Topics raised" not in text
-    assert "Fund remaining: £40,000 of £40,000." in text
+    assert "Fund remaining (2026-27): £40,000 of £40,000." in text
     blocks = digest_blocks(d)
     assert "Nothing was recorded this week" in str(blocks)
 

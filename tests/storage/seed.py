@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.models import Person, Role
+from storage.models import Fund, Person, Role
 from storage.operations.people import area_named, sync_scheme
 from storage.scheme import Scheme
 
@@ -43,6 +44,13 @@ class Cast:
         cast = cls()
         async with db.transaction() as s:
             await sync_scheme(s, scheme)
+            # The tests' clock (NOW) and the real one may fall in different financial years
+            # (a fresh clone run after March 2027): both have an open fund.
+            start, end = scheme.finance.financial_year(NOW.date())
+            if await s.scalar(select(Fund.id).where(Fund.starts_on == start)) is None:
+                s.add(Fund(name=f"{scheme.name} grant fund {start.year}", committed_pence=0,
+                           size_pence=scheme.limits.fund_size_pence, starts_on=start,
+                           ends_on=end))
             cast.ambassador = await person(s, Role.AMBASSADOR, "Ann Shropshire", "Shropshire")
             cast.other_ambassador = await person(s, Role.AMBASSADOR, "Bob Hereford",
                                                  "Herefordshire")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from storage.errors import Conflict, InvalidInput
 from storage.models import Engagement, Feedback, FollowUp, Outbox
-from storage.operations import engagements, feedback, follow_ups, hours, media
+from storage.operations import engagements, expenses, feedback, follow_ups, hours, media
 from tests.storage.seed import NOW, Cast
 
 START = NOW + dt.timedelta(days=2)
@@ -200,17 +200,18 @@ async def test_hours_and_expenses(db, scheme, cast) -> None:
         with pytest.raises(InvalidInput, match="can't be in the future"):
             await hours.do_log_hours(s, worked_on=today + dt.timedelta(days=1), minutes=60,
                                      actor=me, today=today)
-        claim = await hours.do_claim_expense(s, scheme, kind="mileage", amount_pence=None,
+        claim = await expenses.do_claim_expense(s, scheme, kind="mileage", amount_pence=None,
                                              miles_tenths=123, incurred_on=today,
                                              description="To Ludlow", actor=me, today=today)
         assert claim.amount_pence == 554  # 12.3 miles at 45p
         with pytest.raises(InvalidInput, match="photo of the receipt"):
-            await hours.do_claim_expense(s, scheme, kind="travel", amount_pence=500,
+            await expenses.do_claim_expense(s, scheme, kind="travel", amount_pence=500,
                                          incurred_on=today, description="Train", actor=me,
                                          today=today)
     async with db.transaction() as s:
-        await hours.do_approve_expense(s, claim_id=claim.id, actor=await s.merge(cast.officer))
-        paid = await hours.do_mark_expense_paid(s, claim_id=claim.id,
+        await expenses.do_approve_expense(s, scheme, claim_id=claim.id,
+                                          actor=await s.merge(cast.officer))
+        paid = await expenses.do_mark_expense_paid(s, scheme, claim_id=claim.id,
                                                 actor=await s.merge(cast.officer))
         assert paid.status == "paid"
         news = (await s.scalars(select(Outbox).where(Outbox.event == "expense_news"))).all()

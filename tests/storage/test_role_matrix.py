@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from storage.errors import NotAllowed, Refused
 from storage.models import AuditEvent, Role
-from storage.operations import engagements, follow_ups, grants, hours, media, meetings, people
+from storage.operations import (engagements, expenses, follow_ups, grants, hours, media,
+                                meetings, people)
 from storage.permissions import MATRIX, Action
 from tests.storage.seed import NOW, Cast
 
@@ -39,7 +40,8 @@ def _calls(scheme):
             s, scheme, grant_id=999, recommendation="yes", actor=a),
         Action.DECIDE_GRANT: lambda s, a: grants.do_approve_grant(s, scheme, grant_id=999,
                                                                   actor=a),
-        Action.APPROVE_EXPENSES: lambda s, a: hours.do_approve_expense(s, claim_id=999, actor=a),
+        Action.APPROVE_EXPENSES: lambda s, a: expenses.do_approve_expense(s, scheme, claim_id=999,
+                                                                          actor=a),
         Action.MANAGE_MEETINGS: lambda s, a: meetings.do_schedule_meeting(
             s, scheme, kind="quarterly", title="Q1", place="HQ", starts_at=FUTURE,
             ends_at=FUTURE + dt.timedelta(hours=2), actor=a, now=NOW),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.slack.listeners import actions, commands, events, forms, views
+from handlers.slack.listeners import actions, commands, events, expenses, forms, views
 
 
 def register_listeners(app: AsyncApp) -> None:
     actions.register(app)
+    expenses.register(app)
     forms.register(app)
     views.register(app)
     commands.register(app)

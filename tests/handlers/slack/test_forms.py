@@ -4,6 +4,7 @@ by the same parsers (same sentences), refusals shown on the field."""
 from __future__ import annotations
 
 import asyncio
+import os
 
 from PIL import Image
 
@@ -141,10 +142,16 @@ async def test_expenses_mileage_and_receipt_hours_prenotify_and_away(office: Off
     await emu.click(BOB, modal, "field_kind", selected_option="Travel")
     modal = await emu.wait_for(lambda: "receipt" in inputs(emu.views(BOB)[-1])
                                and emu.views(BOB)[-1])
+    # The receipt goes through the safe-media pipeline, as a photo from the phone does.
+    receipt = emu.user_file(BOB, "r.jpg", jpeg_with_gps())
     await emu.submit_view(BOB, values={"amount": "£12.40", "description": "Train to Ludlow",
-                                       "receipt": [{"id": "F0RECEIPT1", "name": "r.jpg"}]})
+                                       "receipt": [receipt]})
     claims = await office.rows(ExpenseClaim)
-    assert (claims[-1].amount_pence, claims[-1].receipt_file_id) == (1240, "slack:F0RECEIPT1")
+    assert (claims[-1].amount_pence, claims[-1].receipt_file_id) == (
+        1240, f"slack:{receipt['id']}")
+    with Image.open(claims[-1].receipt_path) as safe:
+        assert len(safe.getexif()) == 0
+    assert os.path.exists(claims[-1].receipt_thumb_path)
 
     await open_from_home(office, BOB, "hours")
     refused = await emu.submit_view(BOB, values={"minutes": "25 hours"})

@@ -1,0 +1,1 @@
+"""The office's money: the scheme's finance settings, financial years, fees and statements."""
