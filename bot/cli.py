@@ -380,43 +380,63 @@ def _period(parse: Callable[[str], Any], text: str) -> Any:
         raise typer.Exit(2) from None
 
 
-def _report_out(out: Path) -> Path:
+def _report_out(out: Path, email: bool = False) -> Path:
     if out.suffix.lower() not in (".pdf", ".html"):
         typer.echo("--out must end in .pdf or .html (e.g. q3.pdf).", err=True)
         raise typer.Exit(2)
+    if email and out.suffix.lower() != ".pdf":
+        typer.echo("--email sends the PDF: give --out a .pdf file.", err=True)
+        raise typer.Exit(2)
     return out
+
+
+def _email_report(out: Path, title: str) -> None:
+    from scheduler.reports.build import email_report
+
+    count = _run(lambda db, scheme: email_report(db, scheme, out, title))
+    typer.echo(f"Queued to {count} address{'es' if count != 1 else ''}; a running bot sends "
+               "it within seconds.")
 
 
 @report_app.command("panel")
 def report_panel(quarter: str = typer.Option(..., "--quarter", help="e.g. 2026-Q3 (July to "
                                              "September 2026)"),
-                 out: Path = typer.Option(..., "--out", help="The file: .pdf or .html")) -> None:
+                 out: Path = typer.Option(..., "--out", help="The file: .pdf or .html"),
+                 email: bool = typer.Option(False, "--email", help="Also e-mail the PDF to "
+                                            "the scheme's report addresses")) -> None:
     """The quarterly report to the police and crime panel (PDF or HTML)."""
     from scheduler.reports.build import write_panel_report
     from storage.reports.periods import parse_quarter
 
-    period, out = _period(parse_quarter, quarter), _report_out(out)
+    period, out = _period(parse_quarter, quarter), _report_out(out, email)
     settings = _settings()
     _run(lambda db, scheme: write_panel_report(db, scheme, period, out,
                                                media_dir=settings.media_dir))
     typer.echo(f"Panel report for {period.label} written to {out}")
+    if email:
+        _email_report(out, f"Community Ambassadors: report to the police and crime panel, "
+                           f"{period.label}")
 
 
 @report_app.command("annual")
 def report_annual(year: str = typer.Option(..., "--year", help="The financial year, e.g. "
                                            "2026-27"),
                   out: Path | None = typer.Option(None, "--out", help="The file: .pdf or "
-                                                  ".html (default annual-YEAR.pdf)")) -> None:
+                                                  ".html (default annual-YEAR.pdf)"),
+                  email: bool = typer.Option(False, "--email", help="Also e-mail the PDF to "
+                                             "the scheme's report addresses")) -> None:
     """The annual report, by quarter (PDF or HTML)."""
     from scheduler.reports.build import write_annual_report
     from storage.reports.periods import parse_year
 
     period = _period(parse_year, year)
-    out = _report_out(out or Path(f"annual-{period.key}.pdf"))
+    out = _report_out(out or Path(f"annual-{period.key}.pdf"), email)
     settings = _settings()
     _run(lambda db, scheme: write_annual_report(db, scheme, period, out,
                                                 media_dir=settings.media_dir))
     typer.echo(f"Annual report for {period.label} written to {out}")
+    if email:
+        _email_report(out, f"Community Ambassadors: annual report, {period.label}")
 
 
 @report_app.command("grants")

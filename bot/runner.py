@@ -32,6 +32,7 @@ from handlers.telegram.media import telegram_media_intake
 from handlers.telegram.polling import ConfirmingPoller
 from handlers.telegram.transport import AiohttpRequest
 from scheduler.dispatcher import Dispatcher, SlackSender, TelegramSender
+from scheduler.mail import EmailSender
 from scheduler.runner import LEADER_LOCK_KEY, ScheduleRunner
 from storage import parsers
 from storage.db import Database
@@ -119,6 +120,9 @@ async def run(settings: Settings, scheme: Scheme, *, stop: asyncio.Event | None 
     senders: dict[str, Any] = {"telegram": TelegramSender(dispatch_bot)}
     if slack_client is not None:
         senders["slack"] = SlackSender(slack_client)
+    email = EmailSender.from_settings(settings)
+    if email is not None:
+        senders["email"] = email
     dispatcher = Dispatcher(db, scheme, senders, registry=metrics.registry,
                             lease=settings.outbox_lease_seconds)
     db.outbox_listeners.append(dispatcher.wake)

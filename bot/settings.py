@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     # How long a dispatcher's claim on an outbox row lasts: after a crash mid-send the row is
     # tried again (flagged as perhaps delivered) once this has passed.
     outbox_lease_seconds: float = Field(120.0, gt=0)
+    # E-mail (optional): the digest and reports to the scheme's `email:` addresses, over SMTP
+    # with STARTTLS. SMTP_CA_FILE trusts a private CA (or a test server's own certificate).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_starttls: bool = True
+    smtp_ca_file: Path | None = None
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
 
     def missing_for_run(self) -> list[str]:
         """Which settings `python -m bot run` needs that are not set, named as in .env."""

@@ -682,6 +682,23 @@ def digest_text(d: Digest) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def digest_html(d: Digest) -> str:
+    """The digest as a simple HTML e-mail body (the plain text travels beside it)."""
+    from html import escape
+    out = [f"<h1>{escape(_title(d))}</h1>", f"<p>{escape(d.scheme_name)} · {d.iso_week}"
+           + ("" if d.is_quiet else " · the week before in brackets") + "</p>"]
+    if d.is_quiet:
+        out.append(f"<p>{escape(_quiet_line(d))}</p>")
+    for heading, lines in (_quiet_sections(d) if d.is_quiet else _sections(d)):
+        out.append(f"<h2>{escape(heading)}</h2>")
+        top = [escape(line) for line in lines if not line.startswith("  ")]
+        items = [escape(line.strip()) for line in lines if line.startswith("  ")]
+        out += [f"<p>{line}</p>" for line in top]
+        if items:
+            out.append("<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
+    return "\n".join(out)
+
+
 # ---- Slack Block Kit -----------------------------------------------------------------------
 
 
@@ -803,4 +820,9 @@ async def post_digest(db: Database, scheme: Scheme, week: dt.date | None = None,
         outbox.to_channel(session, scheme, "digest", DIGEST_EVENT, text, data=data)
         for commissioner in await active_people_with_role(session, Role.COMMISSIONER):
             outbox.to_person(session, commissioner, DIGEST_EVENT, text, data=data)
+        chart = ([{"path": chart_path, "filename": Path(chart_path).name}] if chart_path
+                 else [])
+        for address in scheme.email.digest:
+            outbox.to_email(session, address, DIGEST_EVENT, _title(digest), text,
+                            html=digest_html(digest), attachments=chart)
     return text

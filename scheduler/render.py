@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 TELEGRAM = "telegram"
 SLACK = "slack"
+EMAIL = "email"
 
 TELEGRAM_MAX_TEXT = 4096      # UTF-16 code units, as Telegram counts
 SLACK_MAX_SECTION = 3000
@@ -70,6 +71,8 @@ def render(row: Row) -> dict[str, Any]:
         return telegram_text(row)
     if row.transport == SLACK:
         return slack_text(row)
+    if row.transport == EMAIL:
+        return email_parts(row)
     raise ValueError(f"no renderer for transport {row.transport!r}")
 
 
@@ -144,6 +147,16 @@ def slack_digest(row: Row) -> dict[str, Any]:
 
 
 register(SLACK, "weekly_digest", slack_digest)
+
+
+def email_parts(row: Row) -> dict[str, Any]:
+    """An e-mail: subject, plain text, optional HTML, attachments by path (the sender builds
+    the MIME message; scheduler/mail.py)."""
+    payload = row.payload
+    text = str(payload.get("text") or "(empty message)")
+    return {"to": str(payload.get("to") or row.destination),
+            "subject": str(payload.get("subject") or text.splitlines()[0])[:200], "text": text,
+            "html": payload.get("html"), "attachments": list(payload.get("attachments") or [])}
 
 
 # ---- Telegram: meetings with RSVP buttons -------------------------------------------------

@@ -17,6 +17,7 @@ from storage.scheme import Scheme
 
 TELEGRAM = "telegram"
 SLACK = "slack"
+EMAIL = "email"
 QUEUED = "outbox_queued"
 
 
@@ -57,5 +58,18 @@ def to_person(session: AsyncSession, person: Person, event: str, text: str, *,
     transport, destination = address
     row = Outbox(transport=transport, destination=destination, event=event,
                  payload={"text": text, **(data or {})}, ref=ref, replaces_ref=replaces_ref)
+    queue_row(session, row)
+    return row
+
+
+def to_email(session: AsyncSession, address: str, event: str, subject: str, text: str, *,
+             html: str | None = None, attachments: list[dict[str, str]] | None = None,
+             data: dict[str, Any] | None = None) -> Outbox:
+    """Queue an e-mail (the scheme's addresses for the digest and reports): plain text, an
+    optional HTML version, and files attached by path (`{"path", "filename"}`), read when the
+    dispatcher sends it."""
+    row = Outbox(transport=EMAIL, destination=address[:64], event=event,
+                 payload={"text": text, "subject": subject, "html": html,
+                          "attachments": attachments or [], "to": address, **(data or {})})
     queue_row(session, row)
     return row

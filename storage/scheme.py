@@ -8,6 +8,7 @@ line and the reason, because a scheme that half-loads would mis-route people's r
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,25 @@ class Retention(_Strict):
     keep_media_originals: bool = False
 
 
+EMAIL_ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
+
+
+class Email(_Strict):
+    """Who gets the weekly digest and the reports by e-mail, for those who do not live in
+    Slack (the SMTP server and its credentials are settings: SMTP_HOST and the rest)."""
+    digest: list[str] = []
+    reports: list[str] = []
+
+    @field_validator("digest", "reports")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in values]
+        for v in cleaned:
+            if not EMAIL_ADDRESS.fullmatch(v):
+                raise ValueError(f"{v!r} is not an e-mail address (e.g. pcc@example.gov.uk)")
+        return cleaned
+
+
 class Scheme(_Strict):
     name: str = Field(min_length=1)
     office: str = Field(min_length=1)
@@ -147,6 +167,7 @@ class Scheme(_Strict):
     schedules: Schedules = Schedules()
     limits: Limits
     retention: Retention
+    email: Email = Email()
     finance: Finance = Finance()
 
     @field_validator("timezone")

@@ -64,3 +64,17 @@ async def write_grants_register(db: Database, scheme: Scheme, year: Period, out_
     html_path = write(grants_html(rows, year, context(scheme), all_decisions),
                       stem.with_suffix(".html"))
     return [csv_path, html_path], len(rows)
+
+
+async def email_report(db: Database, scheme: Scheme, pdf: Path, title: str) -> int:
+    """Queue the written PDF to the scheme's report addresses (the command line's --email);
+    the running bot's dispatcher sends it. Returns how many addresses."""
+    from storage.operations.people import cli_admin
+    from storage.reports.delivery import do_email_report
+
+    text = (f"{title}\n\nThe report is attached as a PDF. It names no member of the "
+            f"public.\n\n{scheme.office}")
+    async with db.transaction() as session:
+        return await do_email_report(session, scheme, title=title, text=text, html=None,
+                                     pdf_path=str(pdf.resolve()),
+                                     actor=await cli_admin(session))
