@@ -15,7 +15,7 @@ from handlers.slack.render import GRANT_STATUS_WORDS, form_buttons
 from storage.models import Person
 from storage.operations import expenses, office
 from storage.operations.overview import my_records
-from storage.parsers import format_hours, format_money, format_when
+from storage.parsers import format_date, format_hours, format_money, format_when
 from storage.permissions import Action, allowed
 
 MAX_HOME_BLOCKS = 100
@@ -54,7 +54,9 @@ def _lines(items: list[str], empty: str) -> str:
 async def ambassador_home(svc: SlackServices, person: Person) -> dict[str, Any]:
     tz = svc.scheme.timezone
     async with svc.db.transaction() as s:
-        mine = await my_records(s, await s.merge(person), now=svc.now(), tz=tz)
+        me = await s.merge(person)
+        mine = await my_records(s, me, now=svc.now(), tz=tz)
+        claims = await expenses.my_claims(s, me, limit=5)
     blocks = [header("Your Community Ambassador records"),
               *sections("What would you like to do?"), form_buttons(),
               context(PHOTOS_NOTE), divider(),
@@ -74,6 +76,11 @@ async def ambassador_home(svc: SlackServices, person: Person) -> dict[str, Any]:
         "• none yet"))
     blocks += sections(f"*Hours this month:* {format_hours(mine.minutes_this_month)} of "
                        f"{mine.monthly_hours}h")
+    blocks += sections("*Expense claims*\n" + _lines(
+        [f"• {format_money(c.amount_pence)} {esc(c.kind)}, {format_date(c.incurred_on)}: "
+         f"{expenses.STATUS_WORDS[expenses.E(c.status)]}"
+         + (f" — {esc(c.decision_reason)}" if c.status in ("queried", "rejected")
+            and c.decision_reason else "") for c in claims], "• none"))
     return _home(blocks)
 
 

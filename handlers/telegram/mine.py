@@ -88,5 +88,5 @@ async def open_correction(update: Update, context: Ctx, person: Person, what: st
     state["step"] = engine.SUMMARY if kind == "claim" else form.fields[0].name
     if kind == "claim":
         state["labels"] = {"kind": [[answers["kind"], answers["kind"].capitalize()]]}
-    await conversation.save(ctx, state)
+    await conversation.save(ctx, state, activate=True)
     await conversation.ask(update.effective_chat, form, state, ctx)

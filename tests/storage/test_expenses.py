@@ -9,6 +9,9 @@ import asyncio
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from storage.errors import Conflict, InvalidInput, NotAllowed
@@ -191,3 +194,15 @@ async def test_every_office_action_by_every_role(db, scheme, cast, action) -> No
         refusals = await s.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.outcome == "refused"))
     assert refusals == len(Role) - len(MAY)
+
+
+@given(st.integers(1, 10_000), st.integers(0, 200_000))
+@hyp_settings(max_examples=300, deadline=None)
+def test_mileage_is_never_more_than_the_first_rate_nor_less_than_the_second(
+        scheme, tenths: int, already: int) -> None:
+    pence = expenses.mileage_pence(scheme, tenths, already)
+    assert round(tenths * 25 / 10) <= pence <= round(tenths * 45 / 10)
+    if already >= 100_000:
+        assert pence == round(tenths * 25 / 10)
+    if already + tenths <= 100_000:
+        assert pence == round(tenths * 45 / 10)

@@ -11,10 +11,14 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from scheduler.digest import build_digest, digest_text
 from storage.errors import Conflict, FundExhausted, InvalidInput, NotAllowed
+from storage.finance.statement import parse_month
 from storage.models import AuditEvent, Fund, FundLedgerEntry, GrantRecommendation
 from storage.operations import funds, grants
 from storage.operations.people import the_fund
@@ -149,3 +153,26 @@ async def test_a_past_weeks_digest_shows_the_fund_as_it_stood_then(db, scheme, c
     async with db.transaction() as s:
         today = await the_fund(s, scheme, dt.date(2026, 12, 4))
     assert today.remaining_pence == 3_880_000
+
+
+@given(st.text(max_size=40))
+@hyp_settings(max_examples=300, deadline=None)
+def test_any_typed_period_is_a_period_or_a_sentence(scheme, text: str) -> None:
+    """Whatever is typed after --period: two dates in order, or a refusal in words."""
+    try:
+        start, end = funds.parse_period(text, scheme)
+    except InvalidInput as refusal:
+        assert refusal.sentence.endswith(".") and "Traceback" not in refusal.sentence
+    else:
+        assert start < end
+
+
+@given(st.text(max_size=20))
+@hyp_settings(max_examples=300, deadline=None)
+def test_any_typed_month_is_a_month_or_a_sentence(text: str) -> None:
+    try:
+        period = parse_month(text)
+    except InvalidInput as refusal:
+        assert "write it like 2026-11" in refusal.sentence
+    else:
+        assert period.first.day == 1 and period.last.month == period.first.month

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -17,6 +18,7 @@ from storage.finance.statement import build_statement, fee_due, parse_month, per
 from storage.models import HoursEntry, Outbox, Person
 from storage.operations import engagements, expenses, feedback, hours, reminders
 from storage.reports.periods import parse_quarter
+from storage.scheme import SCHEMES_DIR, SchemeError, parse_scheme
 from tests.storage.seed import NOW, Cast
 
 
@@ -139,3 +141,17 @@ async def test_the_statement_as_csv_and_xlsx_for_the_finance_team(db, scheme, ca
     async with db.transaction() as s:
         assert await s.scalar(select(Outbox.id).where(Outbox.event == "expense_news")) \
             is not None
+
+
+@pytest.mark.parametrize("old,new,key", [
+    ("fee_every: month", "fee_every: weekly", "finance.fee_every"),
+    ('financial_year_starts: "04-01"', 'financial_year_starts: "31-04"',
+     "finance.financial_year_starts: write the day as MM-DD"),
+    ('travel: {limit: "£150", receipt: true}', 'travel: {limit: "£0", receipt: true}',
+     "finance.expense_kinds.travel.limit: The amount can't be £0"),
+])
+def test_a_bad_finance_setting_stops_start_up_naming_the_key(old, new, key) -> None:
+    text = SCHEMES_DIR.joinpath("west-mercia.yaml").read_text(encoding="utf-8")
+    assert old in text
+    with pytest.raises(SchemeError, match=rf"s\.yaml line \d+: {re.escape(key)}"):
+        parse_scheme(text.replace(old, new), "s.yaml")

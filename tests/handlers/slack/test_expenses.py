@@ -196,6 +196,9 @@ async def test_every_expense_button_by_every_role(office: Office) -> None:
     assert claim.decision_reason == "Not a scheme journey"
     await emu.click(deputy, stale, "expense_approve")
     await office.ephemeral(deputy, "That claim was already rejected by Olive Officer")
+    ann_home = await opened(office, office.uid(Role.AMBASSADOR))   # her claims, with status
+    assert "£9 mileage" in str(ann_home.definition)
+    assert "not approved — Not a scheme journey" in str(ann_home.definition)
 
     # Mark paid on the App Home: the officer sees the approved batch and pays it.
     second = await mileage_claim(office, 100)
