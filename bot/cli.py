@@ -143,12 +143,12 @@ def export(out: Path = typer.Option(Path("exports"), help="Directory for the ext
            until: str | None = typer.Option(None, help="Until date, YYYY-MM-DD"),
            xlsx: bool = typer.Option(True, help="Also write an XLSX workbook"),
            force: bool = typer.Option(False, help="Overwrite existing files")) -> None:
-    """Write the office's CSV (and XLSX) extracts of engagements, feedback, grants, hours and
-    expenses."""
+    """Write the office's CSV (and XLSX) extracts: engagements, feedback, follow-ups, grants
+    (by decision date), hours, expenses, media and meetings."""
     if person is not None:
         _subject_access(person, out, force)
         return
-    from storage.exports import EXTRACTS, extract_rows
+    from storage.exports import EXTRACTS, Extract, extract, write_xlsx
 
     try:
         start = dt.date.fromisoformat(since) if since else None
@@ -162,31 +162,24 @@ def export(out: Path = typer.Option(Path("exports"), help="Directory for the ext
         typer.echo(f"Extracts already exist in {out}; use --force to overwrite.", err=True)
         raise typer.Exit(1)
 
-    async def work(db: Database, scheme: Scheme) -> dict[str, tuple[list[str], list[list[Any]]]]:
-        tables = {}
+    async def work(db: Database, scheme: Scheme) -> list[Extract]:
+        tables = []
         with typer.progressbar(EXTRACTS, label="Exporting") as names:
             for name in names:
                 async with db.transaction() as session:
-                    tables[name] = await extract_rows(session, scheme, name, start, end)
+                    tables.append(await extract(session, scheme, name, start, end))
         return tables
 
     tables = _run(work)
-    for name, (header, rows) in tables.items():
-        with open(out / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
+    for table in tables:
+        with open(out / f"{table.name}.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(header)
-            writer.writerows(rows)
+            writer.writerow([c.header for c in table.columns])
+            writer.writerows(table.csv_rows())
     if xlsx:
-        from openpyxl import Workbook
-        book = Workbook(write_only=True)
-        for name, (header, rows) in tables.items():
-            sheet = book.create_sheet(name)
-            sheet.append(header)
-            for row in rows:
-                sheet.append(row)
-        book.save(out / "extracts.xlsx")
-    for name, (_, rows) in tables.items():
-        typer.echo(f"{name}: {len(rows)} rows")
+        write_xlsx(tables, out / "extracts.xlsx")
+    for table in tables:
+        typer.echo(f"{table.name}: {len(table.rows)} rows")
     typer.echo(f"Written to {out}/")
 
 

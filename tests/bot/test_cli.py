@@ -54,12 +54,15 @@ def test_migrate_invite_people_export(url: str, tmp_path: Path) -> None:
     out = tmp_path / "extracts"
     exported = cli(url, "export", "--out", str(out))
     assert exported.returncode == 0, exported.stderr
-    for name in ("engagements", "feedback", "grants", "hours", "expenses"):
+    for name, first in (("engagements", "Engagement"), ("feedback", "Feedback"),
+                        ("follow_ups", "Follow-up"), ("grants", "Grant"), ("hours", "Entry"),
+                        ("expenses", "Claim"), ("media", "Item"), ("meetings", "Meeting")):
         with open(out / f"{name}.csv", encoding="utf-8") as handle:
             header = next(csv.reader(handle))
-        assert header[0] == "id"
+        assert header[0] == first
     assert load_workbook(out / "extracts.xlsx").sheetnames == [
-        "engagements", "feedback", "grants", "hours", "expenses"]
+        "Engagements", "Feedback", "Follow-ups", "Grants", "Hours", "Expenses", "Media",
+        "Meetings"]
     again = cli(url, "export", "--out", str(out))
     assert again.returncode == 1 and "--force" in again.stderr
 

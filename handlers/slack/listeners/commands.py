@@ -194,7 +194,7 @@ async def export(svc: SlackServices, person: Person, command: dict[str, Any], re
         for name in wanted:
             head, rows = await extract_rows(s, svc.scheme, name, None, None)
             uploads.append({"content": _csv(head, rows), "filename": f"{name}.csv",
-                            "title": f"{name.capitalize()} ({len(rows)} rows)"})
+                            "title": f"{name.replace('_', '-').capitalize()} ({len(rows)} rows)"})
     opened = await client.conversations_open(users=command["user_id"])
     await client.files_upload_v2(file_uploads=uploads, channel=opened["channel"]["id"],
                                  initial_comment="The Community Ambassador extracts you asked "

@@ -133,11 +133,11 @@ async def test_export_for_administrators(office: Office) -> None:
     assert "command line" not in refusal.text   # /ambassadors export works for them here
     adam = office.uid(Role.ADMIN)
     await emu.slash_command(adam, CMD, "export")
-    await office.ephemeral(adam, "sent 5 CSV extracts")
+    await office.ephemeral(adam, "sent 8 CSV extracts")
     [shared] = [m for m in emu.messages(adam) if m.files]
     names = sorted(f["name"] for f in shared.files)
-    assert names == ["engagements.csv", "expenses.csv", "feedback.csv", "grants.csv",
-                     "hours.csv"]
+    assert names == ["engagements.csv", "expenses.csv", "feedback.csv", "follow_ups.csv",
+                     "grants.csv", "hours.csv", "media.csv", "meetings.csv"]
     feedback_csv = next(f for f in emu.files.values() if f.name == "feedback.csv")
     assert b"Residents worried about speeding" in feedback_csv.content
     assert [a.action for a in await office.refusals()] == ["export"]
