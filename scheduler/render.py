@@ -149,6 +149,19 @@ def slack_digest(row: Row) -> dict[str, Any]:
 register(SLACK, "weekly_digest", slack_digest)
 
 
+def slack_report(row: Row) -> dict[str, Any]:
+    """A report someone asked for: a line naming it, the PDF in its thread."""
+    message = slack_text(row)
+    upload = row.payload.get("file") or {}
+    if upload.get("path"):
+        message["file"] = {"path": upload["path"], "filename": upload.get("filename"),
+                           "title": str(row.payload.get("text") or "Report")[:200]}
+    return message
+
+
+register(SLACK, "report", slack_report)
+
+
 def email_parts(row: Row) -> dict[str, Any]:
     """An e-mail: subject, plain text, optional HTML, attachments by path (the sender builds
     the MIME message; scheduler/mail.py)."""
