@@ -49,6 +49,13 @@ async def write_annual_report(db: Database, scheme: Scheme, year: Period, out: P
     return write(await annual_report_html(db, scheme, year, media_dir=media_dir), out)
 
 
+async def grants_register_html(db: Database, scheme: Scheme, year: Period, *,
+                               all_decisions: bool = False) -> str:
+    async with db.transaction() as session:
+        rows = await grants_decided(session, scheme, year, all_decisions=all_decisions)
+    return grants_html(rows, year, context(scheme), all_decisions)
+
+
 async def write_grants_register(db: Database, scheme: Scheme, year: Period, out_dir: Path, *,
                                 all_decisions: bool = False) -> tuple[list[Path], int]:
     """`grants-YEAR.csv` and `grants-YEAR.html` in `out_dir`; returns the files and rows."""

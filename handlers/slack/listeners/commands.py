@@ -36,7 +36,8 @@ HELP = ("*/ambassadors* — the Community Ambassador scheme from Slack\n"
         "• `meetings` — the meetings coming up; schedule a quarterly meeting or a catch-up\n"
         f"• `export` — the CSV extracts, sent to you by DM ({who_may(Action.EXPORT)})\n"
         "• `digest` — post the weekly digest now\n"
-        "• `report panel 2026-Q3` or `report annual 2026-27` — the PDF, sent to you by DM\n"
+        "• `report panel 2026-Q3`, `report annual 2026-27` or `report grants 2026-27` — the "
+        "PDF, sent to you by DM\n"
         "• `join CODE` — link your Slack account with an invite code\n"
         "• `help` — this list\n"
         "Open the app's *Home* tab for the scheme at a glance.")
@@ -222,18 +223,21 @@ async def digest(svc: SlackServices, person: Person, command: dict[str, Any], re
                        "the Commissioner.", response_type="ephemeral")
 
 
-REPORT_USAGE = ("Which report? `/ambassadors report panel 2026-Q3` (a quarter) or "
-                "`/ambassadors report annual 2026-27` (a financial year).")
+REPORT_USAGE = ("Which report? `/ambassadors report panel 2026-Q3` (a quarter), "
+                "`/ambassadors report annual 2026-27` (a financial year) or "
+                "`/ambassadors report grants 2026-27` (the grants register for publication).")
 
 
 async def report(svc: SlackServices, person: Person, command: dict[str, Any], respond: Any,
                  client: Any, args: list[str]) -> None:
-    """The panel or annual report as a PDF, sent to the person's DM through the outbox
-    (officers, deputy, Commissioner); once per command even if Slack delivers it twice."""
+    """The panel or annual report, or the grants register, as a PDF sent to the person's DM
+    through the outbox (officers, deputy, Commissioner); once per command even if Slack
+    delivers it twice."""
     import asyncio
     from pathlib import Path
 
-    from scheduler.reports.build import annual_report_html, panel_report_html
+    from scheduler.reports.build import (annual_report_html, grants_register_html,
+                                         panel_report_html)
     from scheduler.reports.render import html_to_pdf
     from storage.reports.delivery import do_send_report_to_person
     from storage.reports.periods import parse_quarter, parse_year
@@ -243,7 +247,7 @@ async def report(svc: SlackServices, person: Person, command: dict[str, Any], re
         await respond(text=esc(refusal), response_type="ephemeral")
         return
     kind = args[0].lower() if args else ""
-    if kind not in ("panel", "annual") or len(args) != 2:
+    if kind not in ("panel", "annual", "grants") or len(args) != 2:
         await respond(text=REPORT_USAGE, response_type="ephemeral")
         return
     try:
@@ -256,16 +260,20 @@ async def report(svc: SlackServices, person: Person, command: dict[str, Any], re
             pass
     except Duplicate:
         return
-    await respond(text=f"Putting the {kind} report for {period.label} together; it will "
+    what = "grants register" if kind == "grants" else f"{kind} report"
+    await respond(text=f"Putting the {what} for {period.label} together; it will "
                        "arrive in your direct messages.", response_type="ephemeral")
     chart_dir = svc.extra.get("chart_dir")
     media_dir = Path(chart_dir).parent if chart_dir else Path("media")
     if kind == "panel":
         html = await panel_report_html(svc.db, svc.scheme, period, media_dir=media_dir)
         title = f"Report to the police and crime panel, {period.label}"
-    else:
+    elif kind == "annual":
         html = await annual_report_html(svc.db, svc.scheme, period, media_dir=media_dir)
         title = f"Annual report, {period.label}"
+    else:
+        html = await grants_register_html(svc.db, svc.scheme, period)
+        title = f"Grants register, {period.label}"
     pdf = await asyncio.to_thread(html_to_pdf, html)   # drawing a PDF takes a second or two
     out = media_dir / "reports" / f"{kind}-{period.key}-{svc.now():%Y%m%d%H%M%S}.pdf"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,18 @@ async def test_the_panel_report_arrives_as_a_pdf_in_the_dm(office: Office, tmp_p
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert "July to September 2026" in text and "Engagements by area" in text
-    # Only Helen's DM got it.
+    # The grants register the same way (the office can publish it from Slack).
+    await emu.slash_command(helen, CMD, "report grants 2026-27")
+    await office.ephemeral(helen, "Putting the grants register for 1 April 2026 to 31 March "
+                                  "2027 together")
+    for _ in range(100):
+        await office.deliver()
+        if len([m for m in emu.messages(helen) if m.files]) == 2:
+            break
+        await asyncio.sleep(0.1)
+    names = [f["name"] for m in emu.messages(helen) if m.files for f in m.files]
+    assert names[1].startswith("grants-2026-27-") and names[1].endswith(".pdf")
+    # Only Helen's DM got them.
     olive = office.uid(Role.OFFICER)
     assert not [m for m in emu.messages(olive) if m.files]
 
