@@ -6,21 +6,17 @@ returns again while an older one is in flight. Where nobody reads those objects 
 built. The call still goes through the bot's request pipeline: the same transport, timeouts,
 errors and `ReplyRetries`.
 
-PTB warns when `do_api_request` names a method it has ("use Bot.send_message instead"); here
-that is the point, so just that warning is silenced, once, rather than with
-`warnings.catch_warnings` around each call (which is not safe with other tasks running).
+PTB's public `do_api_request` warns when it is given the name of a method the Bot has ("use
+Bot.send_message instead"). The Bot API's method names are case-insensitive (Telegram's
+documentation says so), so these calls name them in lower case: the same methods to Telegram,
+a name the Bot has no attribute for to PTB, and no warning to silence.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup
-from telegram.warnings import PTBUserWarning
-
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(send_message|get_updates)'",
-                        category=PTBUserWarning)
 
 
 async def send_message(bot: Bot, chat_id: int, text: str,
@@ -29,7 +25,7 @@ async def send_message(bot: Bot, chat_id: int, text: str,
     params: dict[str, Any] = {"chat_id": chat_id, "text": text}
     if reply_markup is not None:
         params["reply_markup"] = reply_markup
-    await bot.do_api_request("send_message", api_kwargs=params)
+    await bot.do_api_request("sendmessage", api_kwargs=params)
 
 
 async def get_updates(bot: Bot, *, offset: int | None, timeout: int,
@@ -38,5 +34,5 @@ async def get_updates(bot: Bot, *, offset: int | None, timeout: int,
     params: dict[str, Any] = {"timeout": timeout, "allowed_updates": allowed_updates}
     if offset is not None:
         params["offset"] = offset
-    return await bot.do_api_request("get_updates", api_kwargs=params,
+    return await bot.do_api_request("getupdates", api_kwargs=params,
                                     read_timeout=read_timeout)

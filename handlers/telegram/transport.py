@@ -12,15 +12,15 @@ aiohttp is already the web server's and Slack's client library.
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from typing import Any
 
 import aiohttp
 import yarl
-from aiohttp.helpers import get_env_proxy_for_url
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-_Proxy = tuple[yarl.URL | None, aiohttp.BasicAuth | None]
+_Proxy = tuple[yarl.URL | None, dict[str, str] | None]  # the proxy, and headers for it
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -98,10 +98,14 @@ class AiohttpRequest(BaseRequest):
             for name, (filename, content, mimetype) in files.items():
                 body.add_field(name, content, filename=filename, content_type=mimetype)
         try:
-            proxy, proxy_auth = self._proxy_for(url)
+            proxy, proxy_headers = self._proxy_for(url)
+            if proxy_headers and url.startswith("http:"):
+                # Plain HTTP goes to the proxy as the request itself (no CONNECT tunnel, which
+                # is where aiohttp sends proxy_headers): it carries the credentials.
+                headers = {**(headers or {}), **proxy_headers}
             async with self._session.request(method, url, data=body, headers=headers,
                                              timeout=timeout, proxy=proxy,
-                                             proxy_auth=proxy_auth) as response:
+                                             proxy_headers=proxy_headers) as response:
                 return response.status, await response.read()
         except asyncio.TimeoutError as error:  # aiohttp's timeouts are TimeoutErrors
             raise TimedOut from error
@@ -114,8 +118,18 @@ class AiohttpRequest(BaseRequest):
         target = yarl.URL(url)
         key = (target.scheme, target.host, target.port)
         if key not in self._proxies:
-            try:
-                self._proxies[key] = get_env_proxy_for_url(target)
-            except LookupError:  # no proxy for this host
-                self._proxies[key] = (None, None)
+            self._proxies[key] = _environment_proxy(target)
         return self._proxies[key]
+
+
+def _environment_proxy(target: yarl.URL) -> _Proxy:
+    """The standard library's reading of the proxy variables (as httpx and requests honour
+    them); credentials in the proxy's URL go to the proxy as its Proxy-Authorization."""
+    named = urllib.request.getproxies().get(target.scheme or "")
+    if not named or urllib.request.proxy_bypass(target.raw_host or ""):
+        return None, None
+    proxy = yarl.URL(named)
+    auth = aiohttp.BasicAuth.from_url(proxy)
+    if auth is None:
+        return proxy, None
+    return proxy.with_user(None), {"Proxy-Authorization": auth.encode()}

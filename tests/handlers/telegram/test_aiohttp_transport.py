@@ -18,6 +18,8 @@ async def proxy():
 
     async def answer(request: web.Request) -> web.Response:
         asked.append(str(request.url))
+        if "Proxy-Authorization" in request.headers:
+            asked.append(request.headers["Proxy-Authorization"])
         return web.json_response({"ok": True, "result": True})
 
     app = web.Application()
@@ -26,7 +28,7 @@ async def proxy():
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     yield f"http://127.0.0.1:{port}", asked
     await runner.cleanup()
 
@@ -48,6 +50,24 @@ async def test_calls_go_through_the_proxy_the_environment_names(proxy, monkeypat
         await request.shutdown()
     assert asked == ["http://bot-api.invalid/botTOKEN/getMe",
                      "http://bot-api.invalid/botTOKEN/deleteWebhook"]
+
+
+async def test_the_proxys_credentials_are_sent_to_it(proxy, monkeypatch) -> None:
+    import base64
+
+    address, asked = proxy
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", address.replace("http://", "http://office:pa55@"))
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        status, _ = await request.do_request("http://bot-api.invalid/botTOKEN/getMe", "POST")
+    finally:
+        await request.shutdown()
+    assert status == 200
+    assert asked == ["http://bot-api.invalid/botTOKEN/getMe",
+                     "Basic " + base64.b64encode(b"office:pa55").decode()]
 
 
 async def test_a_host_in_no_proxy_is_called_directly(proxy, monkeypatch) -> None:
@@ -88,3 +108,26 @@ async def test_a_bot_on_this_transport_sends_keyboards_and_files() -> None:
     calls = {call.method: call.params for call in emu.calls}
     assert calls["sendMessage"]["reply_markup"] == keyboard.to_dict()
     assert "parse_mode" not in calls["sendMessage"]
+
+
+async def test_raw_calls_reach_the_api_without_a_warning() -> None:
+    """sendMessage and getUpdates through handlers/telegram/raw.py: delivered, answered as
+    JSON, and PTB has nothing to warn about (no filter hides it)."""
+    import warnings
+
+    from telegram import Bot
+
+    from bot.emulators.telegram import TelegramEmulator
+    from handlers.telegram import raw
+
+    async with TelegramEmulator(token="123:raw") as emu:
+        ann = emu.user(42, "Ann")
+        async with Bot("123:raw", base_url=emu.base_url, request=AiohttpRequest()) as bot:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                await raw.send_message(bot, 42, "Hello Ann")
+                await ann.send_text("hi")
+                updates = await raw.get_updates(bot, offset=None, timeout=0,
+                                                allowed_updates=["message"], read_timeout=5)
+        assert [m.text for m in emu.bot_messages(42)] == ["Hello Ann"]
+        assert [u["message"]["text"] for u in updates] == ["hi"]
