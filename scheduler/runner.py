@@ -147,7 +147,6 @@ class ScheduleRunner:
         self._scheduled: dict[str, _Scheduled] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._manual = not isinstance(self.clock, SystemClock)
-        self._lock_connection: AsyncConnection | None = None
         self._election: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._leading = asyncio.Event()
@@ -230,7 +229,7 @@ class ScheduleRunner:
             await connection.commit()
             if not got:
                 return
-            self._lock_connection, self.lock_backend_pid = connection, pid
+            self.lock_backend_pid = pid
             log.info("%s: leading (advisory lock on backend %s)", self.name, pid)
             await self._lead()
             while not self._stopping.is_set():
@@ -239,7 +238,6 @@ class ScheduleRunner:
                                        max(self.election_interval * 2, 5.0))
                 await connection.commit()
         finally:
-            self._lock_connection = None
             await self._release(connection)
 
     @staticmethod

@@ -21,7 +21,6 @@ from handlers.telegram.media import albums_of
 from storage.errors import Conflict, Refused
 from storage.models import Person
 from storage.operations import drafts
-from storage.parsers import format_when
 
 log = logging.getLogger(__name__)
 TRANSPORT = "telegram"
@@ -458,6 +457,3 @@ async def _edit_markup(message: Message | None, markup: InlineKeyboardMarkup | N
     except BadRequest:
         pass
 
-
-def when_label(value: str, tz: str) -> str:
-    return format_when(dt.datetime.fromisoformat(value), tz)
