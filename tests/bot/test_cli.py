@@ -69,14 +69,16 @@ def test_migrate_invite_people_export(url: str, tmp_path: Path) -> None:
 
 def test_a_typo_in_the_scheme_stops_start_up(tmp_path: Path) -> None:
     broken = tmp_path / "scheme.yaml"
-    broken.write_text((ROOT / "schemes/west-mercia.yaml").read_text().replace(
-        "  grant_cap:", "  grant_kap:"))
+    text = (ROOT / "schemes/west-mercia.yaml").read_text()
+    line = text.splitlines().index(next(row for row in text.splitlines()
+                                        if row.startswith("  grant_cap:"))) + 1
+    broken.write_text(text.replace("  grant_cap:", "  grant_kap:"))
     env = {**os.environ, "SCHEME_FILE": str(broken),
            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"}
     result = subprocess.run([sys.executable, "-m", "bot", "migrate"], cwd=ROOT, env=env,
                             text=True, capture_output=True, timeout=60)
     assert result.returncode == 2
-    assert f"{broken} line 67: limits.grant_kap: unknown key" in result.stderr
+    assert f"{broken} line {line}: limits.grant_kap: unknown key" in result.stderr
 
 
 def test_run_without_tokens_says_which_are_missing(tmp_path: Path) -> None:
