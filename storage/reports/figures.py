@@ -14,12 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import (Area, Engagement, EngagementStatus, Feedback, FeedbackGroup,
-                            FeedbackTopic, FollowUp, Fund, FundLedgerEntry, GrantRecommendation,
-                            GrantStatus, HoursEntry, Media, Person, ReviewStatus, Role)
+                            FeedbackTopic, FollowUp, FollowUpStatus, Fund, FundLedgerEntry,
+                            GrantRecommendation, GrantStatus, HoursEntry, Media, Person,
+                            ReviewStatus, Role)
 from storage.reports.periods import Period
 from storage.scheme import Scheme
 
@@ -191,22 +192,29 @@ async def period_figures(session: AsyncSession, scheme: Scheme, period: Period
 async def _follow_ups(conn: AsyncConnection, start: dt.datetime, end: dt.datetime,
                       area_of: Any) -> None:
     """Raised in the period, closed in it, and overdue at its end (due before the end and
-    not closed by then)."""
-    def flag(*conditions: Any) -> Any:
-        return func.sum(case((and_(*conditions), 1), else_=0))
-    raised = and_(FollowUp.created_at >= start, FollowUp.created_at < end)
-    closed = and_(FollowUp.done_at >= start, FollowUp.done_at < end)
-    overdue = and_(FollowUp.created_at < end, FollowUp.due_at < end,
-                   or_(FollowUp.done_at.is_(None), FollowUp.done_at >= end))
-    rows = (await conn.execute(
-        select(Area.name, flag(raised), flag(closed), flag(overdue))
+    not closed by then). Four parts, each on its own index (created_at; done_at; status and
+    due_at), rather than one OR over them all, which would read every follow-up ever made."""
+    open_statuses = [FollowUpStatus.OPEN.value, FollowUpStatus.ACKNOWLEDGED.value]
+    # "Made before the end" is counted (CASE), not filtered: in WHERE, SQLite would walk the
+    # created_at index over every follow-up ever made instead of the status or done_at one.
+    made_before = func.sum(case((FollowUp.created_at < end, 1), else_=0))
+    parts = [("raised", func.count(), (FollowUp.created_at >= start, FollowUp.created_at < end)),
+             ("closed", func.count(), (FollowUp.done_at >= start, FollowUp.done_at < end)),
+             ("overdue", made_before, (FollowUp.status.in_(open_statuses),
+                                       FollowUp.due_at < end)),
+             # Closed after the end: only done_at in WHERE (a follow-up has one once it is
+             # done), or SQLite takes the status index and reads every one ever closed.
+             ("overdue", func.sum(case((and_(FollowUp.created_at < end, FollowUp.due_at < end),
+                                        1), else_=0)), (FollowUp.done_at >= end,))]
+    rows = (await conn.execute(union_all(*(
+        select(literal(kind).label("kind"), Area.name.label("area"), counted.label("n"))
         .select_from(FollowUp).join(Engagement, Engagement.id == FollowUp.engagement_id)
-        .join(Area, Area.id == Engagement.area_id)
-        .where(or_(raised, closed, overdue))
-        .group_by(Area.name))).all()
-    for area, r, c, o in rows:
+        .join(Area, Area.id == Engagement.area_id).where(*where).group_by(Area.name)
+        for kind, counted, where in parts)))).all()
+    for kind, area, n in rows:
         a = area_of(area)
-        a.follow_ups_raised, a.follow_ups_closed, a.follow_ups_overdue = int(r), int(c), int(o)
+        name = f"follow_ups_{kind}"
+        setattr(a, name, getattr(a, name) + int(n or 0))
 
 
 async def _grants(conn: AsyncConnection, start: dt.datetime, end: dt.datetime,
@@ -238,22 +246,24 @@ async def _grants(conn: AsyncConnection, start: dt.datetime, end: dt.datetime,
 
 async def _hours(conn: AsyncConnection, period: Period, area_of: Any) -> None:
     """Hours ambassadors logged for days in the period, against their monthly commitment
-    times the months in it (ambassadors active now, in their area now)."""
-    logged = (select(HoursEntry.person_id.label("person_id"),
-                     func.sum(HoursEntry.minutes).label("minutes"))
-              .where(HoursEntry.worked_on >= period.first, HoursEntry.worked_on <= period.last)
-              .group_by(HoursEntry.person_id).subquery())
-    rows = (await conn.execute(
-        select(Area.name, Person.roles, Person.active, Person.monthly_hours,
-               func.coalesce(logged.c.minutes, 0))
-        .select_from(Person).join(Area, Area.id == Person.area_id)
-        .outerjoin(logged, logged.c.person_id == Person.id)
-        .where(or_(Person.active.is_(True), logged.c.minutes.is_not(None))))).all()
-    for area, roles, active, monthly, minutes in rows:
-        if Role.AMBASSADOR.value not in (roles or []):
+    times the months in it (ambassadors active now, in their area now). Read per person
+    (the index is person then day), so a long history is not walked."""
+    people = (await conn.execute(
+        select(Person.id, Area.name, Person.roles, Person.active, Person.monthly_hours)
+        .join(Area, Area.id == Person.area_id))).all()
+    ambassadors = {pid: (area, active, monthly) for pid, area, roles, active, monthly in people
+                   if Role.AMBASSADOR.value in (roles or [])}
+    logged = dict((await conn.execute(
+        select(HoursEntry.person_id, func.sum(HoursEntry.minutes))
+        .where(HoursEntry.person_id.in_(list(ambassadors)),
+               HoursEntry.worked_on >= period.first, HoursEntry.worked_on <= period.last)
+        .group_by(HoursEntry.person_id))).all()) if ambassadors else {}
+    for pid, (area, active, monthly) in ambassadors.items():
+        minutes = int(logged.get(pid) or 0)
+        if not (active or minutes):
             continue
         a = area_of(area)
-        a.minutes += int(minutes)
+        a.minutes += minutes
         if active:
             a.commitment_minutes += int(monthly or 0) * 60 * period.months
 
