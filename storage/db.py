@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (AsyncEngine, AsyncSession, async_sessionmaker,
                                     create_async_engine)
 
-from storage.errors import NotAllowed
+from storage.errors import ALREADY_RECORDED, Conflict, NotAllowed, is_unique_violation
 from storage.models import AuditEvent
 from storage.outbox import QUEUED
 
@@ -96,7 +96,9 @@ class Database:
         """One transaction: commits on success, rolls back on any exception.
 
         A refusal by the role matrix rolls back the change but is itself audited (DESIGN §8),
-        so its audit row is written afterwards in a transaction of its own.
+        so its audit row is written afterwards in a transaction of its own. A unique key met
+        twice (another transaction recorded the same thing first) leaves as `Conflict`, so no
+        caller outside storage/ handles the database's IntegrityError.
         """
         async with self._writer_turn():
             try:
@@ -104,6 +106,10 @@ class Database:
                     yield session
             except NotAllowed as refusal:
                 await self._audit_refusal(refusal)
+                raise
+            except IntegrityError as error:
+                if is_unique_violation(error):
+                    raise Conflict(ALREADY_RECORDED) from error
                 raise
         if session.info.get(QUEUED):
             for listener in self.outbox_listeners:

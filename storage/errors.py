@@ -43,6 +43,20 @@ class Conflict(Refused):
     """The record has moved on: already decided, already used, already filed."""
 
 
+ALREADY_RECORDED = "That was recorded already — nothing was changed."
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    """Whether a database's IntegrityError is a unique key met twice (a duplicate, a race
+    lost), as opposed to a broken rule such as a missing value, which is a bug."""
+    orig = getattr(error, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code is not None:
+        return str(code) == "23505"   # PostgreSQL's unique_violation
+    name = getattr(orig, "sqlite_errorname", "")
+    return name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+
+
 class FundExhausted(Refused):
     """Approving this grant would take the fund below zero."""
 

@@ -27,7 +27,6 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import IntegrityError
 
 from handlers import log_context
 from handlers.slack import door
@@ -120,7 +119,7 @@ async def _drop_repeats(body: dict[str, Any], req: Any, context: Any,
     try:
         async with svc.db.transaction() as s:
             await updates.mark_processed(s, arrived)
-    except (Conflict, IntegrityError):
+    except Conflict:
         if retry and body.get("type") != "view_submission":
             return BoltResponse(status=200, body="")
     return await next()

@@ -15,17 +15,16 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import log_context
 from handlers.slack.blocks import esc
 from handlers.slack.modals import notice_view
 from storage.db import Database
-from storage.errors import NotAllowed
+from storage.errors import Conflict, NotAllowed
 from storage.models import Person, utcnow
 from storage.operations.people import person_by_slack
-from storage.operations.updates import already_processed, mark_processed
+from storage.operations.updates import mark_processed
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -75,16 +74,15 @@ class Duplicate(Exception):
 async def once(svc: SlackServices, key: str | None) -> AsyncIterator[AsyncSession]:
     """One transaction that also records `key` as handled: a retried request finds the key
     and raises Duplicate, and a race between two deliveries leaves one effect."""
-    try:
-        async with svc.db.transaction() as session:
-            if key:
-                if await already_processed(session, key):
-                    raise Duplicate(key)
+    async with svc.db.transaction() as session:
+        if key:
+            try:
                 await mark_processed(session, key)
-            yield session
-    except IntegrityError:
-        # Another delivery of the same request recorded the key first; this one changed nothing.
-        raise Duplicate(key) from None
+            except Conflict:
+                # Another delivery of the same request recorded the key first (or a moment
+                # ago): this one changes nothing.
+                raise Duplicate(key) from None
+        yield session
 
 
 def action_key(body: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from handlers.telegram.context import Ctx
 from handlers.telegram.media import albums_of
 from storage.errors import Conflict, Refused
 from storage.models import Person
-from storage.operations import drafts
+from storage.operations import drafts, updates
 
 log = logging.getLogger(__name__)
 TRANSPORT = "telegram"
@@ -40,7 +40,7 @@ async def acknowledge(query: Any, text: str | None = None, show_alert: bool = Fa
 def form_context(context: Ctx, person: Person, update: Update) -> FormContext:
     services = context.services
     return FormContext(db=services.db, scheme=services.scheme, person=person,
-                       now=services.clock(), update_key=f"tg:{update.update_id}",
+                       now=services.clock(), update_key=updates.telegram_key(update.update_id),
                        services={"media_intake": services.media_intake, "bot": context.bot,
                                  "albums": albums_of(context.application)})
 
@@ -336,7 +336,7 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
         await discard(ctx)
         count_form(context, form.name, "abandoned")
         await acknowledge(query, "Cancelled")
-        await _close(query.message, "Cancelled — nothing was sent. Send /menu to start again.")
+        await close_question(query.message, "Cancelled — nothing was sent. Send /menu to start again.")
         return
     if op == "submit":
         await _submit(update, context, person, form, state, ctx)
@@ -393,7 +393,7 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
     await save(ctx, state)
     await acknowledge(query)
     if shown is not None:
-        await _close(query.message, f"{query.message.text}\n→ {shown}")
+        await close_question(query.message, f"{query.message.text}\n→ {shown}")
     else:
         await _edit_markup(query.message, None)
     await ask(chat, form, state, ctx, refusal)
@@ -434,13 +434,14 @@ async def _submit(update: Update, context: Ctx, person: Person, form: Form,
     ctx.update_key = None
     count_form(context, form.name, "submitted")
     await acknowledge(query, "Sent")
-    await _close(query.message, query.message.text + "\n\n✅ Submitted")
+    await close_question(query.message, query.message.text + "\n\n✅ Submitted")
     await update.effective_chat.send_message(confirmation + "\n\nSend /menu for anything else.")
     async with ctx.transaction() as s:   # told: nothing left to tell them
         await drafts.do_close_submitted(s, ctx.person, TRANSPORT, state)
 
 
-async def _close(message: Message | None, text: str) -> None:
+async def close_question(message: Message | None, text: str) -> None:
+    """Rewrite an answered question as what was said, without its buttons."""
     if message is None:
         return
     try:

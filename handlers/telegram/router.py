@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 
@@ -99,7 +98,7 @@ async def on_update(update: Update, context: Ctx) -> None:
     # The arrival's transaction is shared with the updates of other chats arriving at the same
     # moment (storage/operations/updates.py): in a burst, one commit for all of them.
     arrived = await updates.arrive(
-        services.db, f"tg:{update.update_id}", telegram_id=user.id, take=take,
+        services.db, updates.telegram_key(update.update_id), telegram_id=user.id, take=take,
         draft_transport=conversation.TRANSPORT if typed else None, now=services.clock())
     if arrived.seen:
         if arrived.person is not None and arrived.person.active and \
@@ -208,12 +207,12 @@ async def handled_once(update: Update, context: Ctx,
     the same update got there first: then say nothing."""
     try:
         async with context.services.db.transaction() as s:
-            await updates.mark_processed(s, f"tg:{update.update_id}")
+            await updates.mark_processed(s, updates.telegram_key(update.update_id))
             if refused is not None:
                 action, sentence, person = refused
                 access.record_refused_entry(s, action, reason=sentence, actor=person,
                                             caller=f"telegram user {update.effective_user.id}")
-    except (Conflict, IntegrityError):
+    except Conflict:
         return False
     return True
 
@@ -227,7 +226,7 @@ async def _stranger(update: Update, context: Ctx, text: str | None) -> None:
         services = context.services
         try:
             async with services.db.transaction() as s:
-                await updates.mark_processed(s, f"tg:{update.update_id}")
+                await updates.mark_processed(s, updates.telegram_key(update.update_id))
                 person = await people.do_redeem_invite(s, services.scheme, code=parts[1],
                                                        telegram_id=update.effective_user.id,
                                                        now=services.clock())
@@ -400,7 +399,7 @@ async def _catch_up_answer(update: Update, context: Ctx, person: Person, text: s
     services = context.services
     try:
         async with services.db.transaction() as s:
-            await updates.mark_processed(s, f"tg:{update.update_id}")
+            await updates.mark_processed(s, updates.telegram_key(update.update_id))
             row = await reminders.do_answer_open_catch_up(
                 s, services.scheme, text=text, actor=await people.get_person(s, person.id),
                 now=services.clock(), replying=replying)
@@ -425,7 +424,7 @@ async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:
     try:
         _, meeting_id, answer = raw.split("|")
         async with context.services.db.transaction() as s:
-            await updates.mark_processed(s, f"tg:{update.update_id}")
+            await updates.mark_processed(s, updates.telegram_key(update.update_id))
             await meetings.do_rsvp(s, meeting_id=int(meeting_id), answer=answer,
                                    actor=await people.get_person(s, person.id),
                                    now=context.services.clock())
@@ -435,4 +434,4 @@ async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:
             await conversation.acknowledge(query, sentence[:190], show_alert=True)
         return
     await conversation.acknowledge(query, "Thanks — noted.")
-    await conversation._close(query.message, f"{query.message.text}\n→ You said: {answer}")
+    await conversation.close_question(query.message, f"{query.message.text}\n→ You said: {answer}")

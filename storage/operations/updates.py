@@ -8,12 +8,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.errors import Conflict
+from storage.errors import Conflict, is_unique_violation
 from storage.models import FormDraft, Person, ProcessedUpdate, utcnow
 from storage.operations.drafts import DraftSave
+
+
+def telegram_key(update_id: int) -> str:
+    """The processed-update key of a Telegram update (one spelling, used everywhere)."""
+    return f"tg:{update_id}"
 
 
 async def already_processed(session: AsyncSession, key: str) -> bool:
@@ -22,12 +28,19 @@ async def already_processed(session: AsyncSession, key: str) -> bool:
 
 
 async def mark_processed(session: AsyncSession, key: str) -> None:
-    """Record `key`; if another transaction recorded it first, the flush fails and the whole
-    transaction (with its effect) rolls back — the duplicate changes nothing."""
+    """Record `key`, or raise Conflict when it is recorded already — also when another
+    transaction recorded it a moment ago (the flush meets the unique key): the caller's whole
+    transaction, with its effect, then rolls back, so the duplicate changes nothing. Callers
+    see only Conflict, never the database's IntegrityError."""
     if await already_processed(session, key):
         raise Conflict("That message was already handled.")
     session.add(ProcessedUpdate(key=key))
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        if is_unique_violation(error):
+            raise Conflict("That message was already handled.") from None
+        raise
 
 
 async def forget_processed_before(session: AsyncSession, before: dt.datetime) -> int:

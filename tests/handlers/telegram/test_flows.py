@@ -12,6 +12,7 @@ from bot.emulators.telegram import TelegramEmulator
 from storage.models import Engagement, Feedback, FollowUp, FormDraft, GrantRecommendation, \
     HoursEntry, Outbox, Person, ProcessedUpdate
 from storage.operations import people
+from tests.crash.harness import until
 from tests.handlers.telegram.harness import TOKEN, Clock, RunningBot, buttons, said
 from tests.storage.seed import NOW, Cast
 
@@ -37,6 +38,10 @@ async def bot(emu, db, scheme, cast):
 @pytest.fixture
 def ann(emu, cast):
     return emu.user(cast.ambassador.telegram_id, "Ann")
+
+
+async def _none_left(db, model) -> bool:
+    return await rows(db, model) == []
 
 
 async def rows(db, model, *where):
@@ -118,7 +123,8 @@ async def test_prenotify_with_buttons_typed_date_back_skip_and_edit(emu, bot, an
         "Shropshire", 30)
     assert e.starts_at == dt.datetime(2026, 11, 25, 19, 0, tzinfo=dt.UTC)
     assert e.ends_at - e.starts_at == dt.timedelta(hours=2)
-    assert await rows(db, FormDraft) == []
+    # The draft goes once the thank-you has been sent (it is the backstop until then).
+    await until(lambda: _none_left(db, FormDraft), 5, "the draft to be closed")
     [post] = await rows(db, Outbox)
     assert post.destination == "#ambassador-engagements"
 

@@ -37,6 +37,10 @@ async def ann(emu, db, bot):
     return emu.user(person.telegram_id, "Ann")
 
 
+async def _none_left(db, model) -> bool:
+    return await rows(db, model) == []
+
+
 async def rows(db, model, *where):
     async with db.transaction() as s:
         return (await s.scalars(select(model).where(*where).order_by(model.id))).all()
@@ -169,7 +173,7 @@ async def test_a_thank_you_that_never_arrived_is_answered_already_sent(emu, db, 
     told = await said(ann, "✅ Already sent to the office — your feedback:")
     assert "• Title: Street surgery" in told.text and "• People reached: 40" in told.text
     assert [f.id for f in await rows(db, Feedback)] == [fb.id]     # not sent twice
-    assert await rows(db, FormDraft) == []
+    await until(lambda: _none_left(db, FormDraft), 5, "the draft to be closed")
     assert await rows(db, Outbox, Outbox.event == "form_submitted") == []   # told once
     await ann.press("✅ Submit", summary)   # a third press: the form is long gone
     await emu.wait_for(lambda: "moved on" in (emu.callback_answers[-1].text or ""), 5)
