@@ -153,26 +153,29 @@ async def period_figures(session: AsyncSession, scheme: Scheme, period: Period
             areas[name] = AreaFigures(area=name)
         return areas[name]
 
-    for area, group in (await conn.execute(
-            select(Area.name, FeedbackGroup.name).distinct()
-            .select_from(Engagement).join(Area, Area.id == Engagement.area_id)
-            .join(Feedback, Feedback.engagement_id == Engagement.id)
-            .join(FeedbackGroup, FeedbackGroup.feedback_id == Feedback.id)
-            .where(Engagement.starts_at >= start, Engagement.starts_at < end,
-                   Engagement.status != EngagementStatus.CANCELLED.value))).all():
-        area_of(area).groups_reached.append(group)
+    ids = await engagement_ids(conn, start, end)
+    topic_counts: dict[str, int] = defaultdict(int)
+    for chunk in _chunks(ids):
+        for area, group in (await conn.execute(
+                select(Area.name, FeedbackGroup.name).distinct()
+                .select_from(Feedback).join(Engagement, Engagement.id == Feedback.engagement_id)
+                .join(Area, Area.id == Engagement.area_id)
+                .join(FeedbackGroup, FeedbackGroup.feedback_id == Feedback.id)
+                .where(Feedback.engagement_id.in_(chunk),
+                       Engagement.status != EngagementStatus.CANCELLED.value))).all():
+            if group not in area_of(area).groups_reached:
+                area_of(area).groups_reached.append(group)
+        for topic, n in (await conn.execute(
+                select(FeedbackTopic.name, func.count())
+                .select_from(Feedback).join(FeedbackTopic, FeedbackTopic.feedback_id == Feedback.id)
+                .where(Feedback.engagement_id.in_(chunk))
+                .group_by(FeedbackTopic.name))).all():
+            topic_counts[topic] += int(n)
     order = {g: i for i, g in enumerate(scheme.demographic_groups)}
     for a in areas.values():
         a.groups_reached.sort(key=lambda g: (order.get(g, len(order)), g))
         a.groups_not_reached = [g for g in scheme.demographic_groups
                                 if g not in a.groups_reached]
-
-    topics = (await conn.execute(
-        select(FeedbackTopic.name, func.count())
-        .select_from(Engagement).join(Feedback, Feedback.engagement_id == Engagement.id)
-        .join(FeedbackTopic, FeedbackTopic.feedback_id == Feedback.id)
-        .where(Engagement.starts_at >= start, Engagement.starts_at < end)
-        .group_by(FeedbackTopic.name))).all()
 
     await _follow_ups(conn, start, end, area_of)
     await _grants(conn, start, end, area_of)
@@ -180,8 +183,8 @@ async def period_figures(session: AsyncSession, scheme: Scheme, period: Period
     await _photo_counts(conn, start, end, area_of)
     figures = PeriodFigures(
         scheme_name=scheme.name, period=period, areas=list(areas.values()),
-        topics=sorted(((t, int(n)) for t, n in topics), key=lambda x: (-x[1], x[0])),
-        excerpts=await publishable_outcomes(conn, scheme, start, end),
+        topics=sorted(topic_counts.items(), key=lambda x: (-x[1], x[0])),
+        excerpts=await publishable_outcomes(conn, scheme, start, end, ids=ids),
         photos=await approved_photos(conn, scheme, start, end),
         _group_order=list(scheme.demographic_groups))
     figures.fund_size_pence, figures.fund_remaining_pence = await fund_at(
@@ -283,19 +286,39 @@ async def _photo_counts(conn: AsyncConnection, start: dt.datetime, end: dt.datet
         a.photos_approved, a.photos_with_consent = int(n), int(consent or 0)
 
 
+async def engagement_ids(conn: AsyncConnection, start: dt.datetime,
+                         end: dt.datetime) -> list[int]:
+    """The engagements starting in the window (one indexed range)."""
+    return list((await conn.scalars(select(Engagement.id).where(
+        Engagement.starts_at >= start, Engagement.starts_at < end))).all())
+
+
+def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+# Feedback, its groups and topics are reached from the window's engagement ids (an IN list on
+# feedback's engagement index), not by a join from the window: for a quarter, PostgreSQL's
+# planner would rather read all feedback ever filed than look each engagement up.
+
+
 async def publishable_outcomes(conn: AsyncConnection, scheme: Scheme, start: dt.datetime,
-                               end: dt.datetime, limit: int = EXCERPT_LIMIT) -> list[Excerpt]:
+                               end: dt.datetime, limit: int = EXCERPT_LIMIT, *,
+                               ids: list[int] | None = None) -> list[Excerpt]:
     """The outcome excerpts the office marked as publishable, for engagements in the window;
     never the ambassador's own words unreviewed."""
-    rows = (await conn.execute(
-        select(Area.name, Engagement.starts_at, Feedback.public_outcome)
-        .select_from(Feedback).join(Engagement, Engagement.id == Feedback.engagement_id)
-        .join(Area, Area.id == Engagement.area_id)
-        .where(Engagement.starts_at >= start, Engagement.starts_at < end,
-               Feedback.public_outcome.is_not(None))
-        .order_by(Engagement.starts_at, Engagement.id).limit(limit))).all()
+    ids = await engagement_ids(conn, start, end) if ids is None else ids
+    rows: list[Any] = []
+    for chunk in _chunks(ids):
+        rows += (await conn.execute(
+            select(Area.name, Engagement.starts_at, Engagement.id, Feedback.public_outcome)
+            .select_from(Feedback).join(Engagement, Engagement.id == Feedback.engagement_id)
+            .join(Area, Area.id == Engagement.area_id)
+            .where(Feedback.engagement_id.in_(chunk), Feedback.public_outcome.is_not(None))
+            .order_by(Engagement.starts_at, Engagement.id).limit(limit))).all()
+    rows.sort(key=lambda r: (_aware(r[1]), r[2]))
     return [Excerpt(area, _aware(at).astimezone(scheme.tz).date(), text)
-            for area, at, text in rows]
+            for area, at, _, text in rows[:limit]]
 
 
 async def approved_photos(conn: AsyncConnection, scheme: Scheme, start: dt.datetime,
