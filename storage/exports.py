@@ -59,9 +59,14 @@ class Extract:
                 for row in self.rows]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def _csv_cell(value: Any, kind: str) -> Any:
     if value is None:
         return ""
+    if kind == TEXT and isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value   # a spreadsheet opening the CSV shows it, not runs it
     if kind == WHEN:
         return value.strftime("%Y-%m-%d %H:%M")
     if kind == DAY:
@@ -268,6 +273,10 @@ def write_xlsx(tables: list[Extract], path: Path) -> None:
         sheet.freeze_panes = "A2"
         for row in table.xlsx_rows():
             sheet.append(row)
+            # Text someone typed is text: "=HYPERLINK(…)" must not become a formula.
+            for cell in sheet[sheet.max_row]:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"
         for index, column in enumerate(table.columns, start=1):
             letter = get_column_letter(index)
             fmt = XLSX_FORMATS.get(column.kind)

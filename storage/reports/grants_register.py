@@ -50,6 +50,12 @@ async def grants_decided(session: AsyncSession, scheme: Scheme, period: Period, 
             for gid, decided, org, pence, project, status, area in rows]
 
 
+def _text(value: str) -> str:
+    # A spreadsheet opening the published CSV shows what was typed; it does not run it.
+    return "'" + value if value.startswith(("=", "+", "-", "@")) else value
+
+
 def csv_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
-    return [[r["decided_on"].isoformat(), r["recipient"], f"{r['amount_pence'] / 100:.2f}",
-             r["purpose"], "; ".join(r["objectives"]), r["area"], r["decision"]] for r in rows]
+    return [[r["decided_on"].isoformat(), _text(r["recipient"]),
+             f"{r['amount_pence'] / 100:.2f}", _text(r["purpose"]), "; ".join(r["objectives"]),
+             r["area"], r["decision"]] for r in rows]

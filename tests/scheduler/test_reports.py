@@ -209,3 +209,12 @@ async def test_the_office_marks_an_outcome_publishable(db, scheme, history) -> N
             .order_by(AuditEvent.id))).all()
     # The ambassador's refusal is audited too, under the action the matrix checked.
     assert list(actions) == ["review_media", "publish_outcome", "withdraw_outcome"]
+
+
+def test_the_published_csv_shows_formulas_as_text() -> None:
+    from storage.reports.grants_register import csv_rows
+    [row] = csv_rows([{"decided_on": dt.date(2026, 7, 3), "recipient": "=cmd|' /C calc'!A0",
+                       "amount_pence": 10_050, "purpose": "+1 for the club", "objectives": [],
+                       "area": "Shropshire", "decision": "Approved"}])
+    assert row == ["2026-07-03", "'=cmd|' /C calc'!A0", "100.50", "'+1 for the club", "",
+                   "Shropshire", "Approved"]

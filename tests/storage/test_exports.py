@@ -77,3 +77,20 @@ async def test_every_kind_has_words_for_headers_and_local_times(db, scheme, hist
     hours = book["Hours"]
     assert hours["C2"].value == dt.datetime(2026, 7, 1)        # a date cell
     assert hours["D2"].value == 10                             # 600 minutes
+
+
+async def test_typed_text_that_looks_like_a_formula_stays_text(db, scheme, history,
+                                                               tmp_path) -> None:
+    from sqlalchemy import update
+
+    from storage.models import GrantRecommendation
+    async with db.transaction() as s:
+        await s.execute(update(GrantRecommendation).where(
+            GrantRecommendation.applicant_organisation == "Ludlow Youth Club")
+            .values(applicant_organisation='=HYPERLINK("http://x.example","Ludlow")'))
+        table = await extract(s, scheme, "grants", JULY, SEPTEMBER)
+    cells = [row[4] for row in table.csv_rows()]
+    assert "'=HYPERLINK(\"http://x.example\",\"Ludlow\")" in cells
+    write_xlsx([table], tmp_path / "x.xlsx")
+    cell = load_workbook(tmp_path / "x.xlsx")["Grants"]["E3"]
+    assert cell.value == '=HYPERLINK("http://x.example","Ludlow")' and cell.data_type == "s"
