@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.emulators.slack import EmulatorUsageError, SlackMessage, SlackView
 from bot.sandbox import seed
-from storage.models import Outbox
+from handlers.forms import engine as forms
+from storage.models import FormDraft, Outbox
+from storage.operations.people import person_by_telegram
 from storage.parsers import format_when
 from storage.scheme import CHANNEL_KEYS
 
@@ -32,6 +34,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 SANDBOX: web.AppKey[Any] = web.AppKey("sandbox")
 OUTBOX_ROWS = 60
 MAX_TEXT = 10_000
+TELEGRAM_MAX_TEXT = 4096       # what Telegram itself carries in one message
+MAX_UPLOAD = 50 * 1024 * 1024  # a bot may download files up to 20 MB; the page sends a little more
 ADVANCE_LIMIT_HOURS = 24 * 7 * 8
 # The page is plain HTML and its own script: nothing inline, nothing from elsewhere. Whatever
 # text slipped past the escaping still could not run.
@@ -81,6 +85,8 @@ def routes(sandbox: Sandbox) -> list[web.AbstractRouteDef]:
         web.post("/api/telegram/chats/{chat_id}/text", api.telegram_text),
         web.post("/api/telegram/chats/{chat_id}/press", api.telegram_press),
         web.post("/api/telegram/chats/{chat_id}/photo", api.telegram_photo),
+        web.post("/api/telegram/chats/{chat_id}/document", api.telegram_document),
+        web.post("/api/telegram/chats/{chat_id}/location", api.telegram_location),
         web.get("/api/telegram/files/{file_id}", api.telegram_file),
         web.get("/api/slack/channels", api.slack_channels),
         web.get("/api/slack/channels/{channel}", api.slack_channel),
@@ -94,6 +100,7 @@ def routes(sandbox: Sandbox) -> list[web.AbstractRouteDef]:
         web.post("/api/slack/command", api.slack_command),
         web.post("/api/slack/message", api.slack_message),
         web.get("/api/outbox", api.outbox),
+        web.get("/api/clock", api.clock),
         web.post("/api/clock", api.advance_clock),
         web.post("/api/digest", api.digest),
         web.post("/api/restart", api.restart),
@@ -200,7 +207,26 @@ class PageApi:
             messages.append(shown)
         return web.json_response({"chat_id": chat.id, "messages": messages,
                                   "reply_keyboard": chat.reply_keyboard,
-                                  "commands": self.sandbox.telegram.commands})
+                                  "commands": self.sandbox.telegram.commands,
+                                  "max_length": await self._max_length(chat.id)})
+
+    async def _max_length(self, telegram_id: int) -> int:
+        """How many characters the page's box lets through: one more than the bot takes for
+        the question the person is being asked, so a longer paste is refused by the bot, in
+        its own words, with the real limit; Telegram's own limit when no typed answer is due."""
+        async with self.sandbox.db.transaction() as session:
+            person = await person_by_telegram(session, telegram_id)
+            draft = None if person is None else await session.scalar(select(FormDraft).where(
+                FormDraft.person_id == person.id, FormDraft.transport == "telegram",
+                FormDraft.active.is_(True)))
+        step = (draft.state or {}).get("step") if draft is not None else None
+        try:
+            field = forms.form_named(draft.state["form"]).field(step)  # type: ignore[union-attr]
+        except (KeyError, StopIteration, TypeError, AttributeError):
+            return TELEGRAM_MAX_TEXT
+        if field.kind != "text":
+            return TELEGRAM_MAX_TEXT
+        return max(field.max_chars + 1, 1)
 
     async def telegram_text(self, request: web.Request) -> web.Response:
         user = self._user(request)
@@ -234,6 +260,37 @@ class PageApi:
             message = await user.send_video(data, caption=caption)
         else:
             message = await user.send_photo(data, caption)
+        return web.json_response({"ok": True, "message": message.to_json()})
+
+    async def telegram_document(self, request: web.Request) -> web.Response:
+        """A file from the paperclip's File: sent as a document, with its name and type."""
+        user = self._user(request)
+        form = await request.post()
+        upload = form.get("document")
+        if not isinstance(upload, web.FileField):
+            raise Problem("Choose a file to send.")
+        data = upload.file.read(MAX_UPLOAD + 1)
+        if len(data) > MAX_UPLOAD:
+            raise Problem("That file is too big for the sandbox (50 MB at most).")
+        name = Path(upload.filename or "file").name[:200] or "file"
+        caption = str(form.get("caption") or "") or None
+        message = await user.send_document(
+            data, file_name=name, mime_type=upload.content_type or "application/octet-stream",
+            caption=caption)
+        return web.json_response({"ok": True, "message": message.to_json()})
+
+    async def telegram_location(self, request: web.Request) -> web.Response:
+        """A place from the paperclip's Location, as the phone shares it."""
+        user = self._user(request)
+        body = await _body(request)
+        try:
+            latitude, longitude = float(body["latitude"]), float(body["longitude"])
+        except (KeyError, TypeError, ValueError):
+            raise Problem("Type the latitude and longitude as numbers, e.g. 52.3676 and "
+                          "-2.7186.") from None
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise Problem("A latitude is between -90 and 90, a longitude between -180 and 180.")
+        message = await user.send_location(latitude, longitude)
         return web.json_response({"ok": True, "message": message.to_json()})
 
     async def telegram_file(self, request: web.Request) -> web.Response:
@@ -397,15 +454,24 @@ class PageApi:
         return row.destination
 
     async def outbox(self, request: web.Request) -> web.Response:
+        """The latest rows, and the totals counted over every row (not just those shown)."""
         async with self.sandbox.db.transaction() as session:
             rows = (await session.scalars(select(Outbox).order_by(Outbox.id.desc())
                                           .limit(OUTBOX_ROWS))).all()
+            totals = {str(status): count for status, count in (await session.execute(
+                select(Outbox.status, func.count()).group_by(Outbox.status))).all()}
         return web.json_response({"rows": [{
             "id": row.id, "transport": row.transport, "to": self._destination(row),
             "event": row.event, "text": str((row.payload or {}).get("text") or ""),
             "status": row.status, "attempts": row.attempts, "error": row.error,
-            "created": format_when(row.created_at, self.tz)} for row in rows],
+            "created": format_when(row.created_at, self.tz),
+            "sent": format_when(row.sent_at, self.tz) if row.sent_at else None}
+            for row in rows],
+            "totals": totals, "total": sum(totals.values()),
             "fund": await self.sandbox.fund_json()})
+
+    async def clock(self, request: web.Request) -> web.Response:
+        return web.json_response({"clock": self.sandbox.clock_json()})
 
     async def advance_clock(self, request: web.Request) -> web.Response:
         body = await _body(request)

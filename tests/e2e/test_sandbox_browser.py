@@ -13,8 +13,12 @@ The office's half needs the Slack app (handlers/slack), the outbox dispatcher an
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from PIL import Image
@@ -402,3 +406,204 @@ def test_what_people_type_is_shown_as_text(page: Page, sandbox) -> None:
     expect(said.locator('a[href="https://example.org"]')).to_have_text("a real link")
     nothing_ran(page)
     shot(page, "escaped")
+
+
+# -- issue 22: the page on any screen, a clock that moves, the outbox's true totals ----------
+
+@contextmanager
+def page_sized(browser, width: int, height: int, *, fake_clock: bool = False) -> Iterator[Page]:
+    """A page of the given size; like the `page` fixture, any script error fails the test."""
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  locale="en-GB", timezone_id="Europe/London")
+    context.set_default_timeout(WAIT_MS)
+    opened = context.new_page()
+    if fake_clock:
+        opened.clock.install()   # the browser's time, moved by the test (it flows meanwhile)
+    problems: list[str] = []
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        yield opened
+    finally:
+        context.close()
+    assert problems == [], f"the page raised: {problems}"
+
+
+def no_sideways_scroll(page: Page) -> None:
+    widths = page.evaluate("() => [document.scrollingElement.scrollWidth, innerWidth]")
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths[0]} px in {widths[1]}"
+
+
+def on_top(page: Page, testid: str) -> None:
+    """Nothing covers the middle of the element: a tap there reaches it."""
+    covered = page.get_by_test_id(testid).evaluate("""(node) => {
+        const box = node.getBoundingClientRect();
+        const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+        return hit && (hit === node || node.contains(hit)) ? null
+            : (hit ? hit.outerHTML.slice(0, 120) : 'nothing (off screen)'); }""")
+    assert covered is None, f"{testid} is covered by {covered}"
+
+
+def header_time(page: Page) -> dt.datetime:
+    label = (page.get_by_test_id("clock").text_content() or "").split(" (")[0]
+    return dt.datetime.strptime(label, "%a %d %b %Y, %H:%M")
+
+
+def test_the_page_on_a_phone(browser, sandbox) -> None:
+    """At 390×844 one pane at a time with tabs, nothing covering ☰ Menu or the message box,
+    no sideways scroll; the paperclip's Location answers the form's location question; a long
+    paste reaches the bot (one character over its limit) and the bot refuses it in its words."""
+    with page_sized(browser, 390, 844) as page:
+        open_page(page, sandbox.url, ambassador="megan", actor="commissioning")
+        phone = Phone(page)
+        for tab, shown in (("slack", "slack-messages"), ("outbox", "outbox"),
+                           ("phone", "chat")):
+            page.get_by_test_id(f"tab-{tab}").click()
+            expect(page.get_by_test_id(shown)).to_be_visible()
+            for hidden in {"slack-messages", "outbox", "chat"} - {shown}:
+                expect(page.get_by_test_id(hidden)).to_be_hidden()
+            no_sideways_scroll(page)
+            shot(page, f"phone-width-{tab}")
+
+        if page.get_by_test_id("start").is_visible():
+            page.get_by_test_id("start").click()
+        for testid in ("menu-button", "message", "attach"):
+            on_top(page, testid)
+        page.get_by_test_id("menu-button").click()
+        expect(page.get_by_test_id("commands")).to_contain_text("/prenotify")
+
+        phone.send("/prenotify", then="What is the engagement called?")
+        box = page.get_by_test_id("message")
+        expect(box).to_have_attribute("maxlength", "201")   # the title's limit is 200
+        before = phone._count()
+        box.fill("x" * 5000)
+        assert len(box.input_value()) == 201
+        box.press("Enter")
+        phone._wait_for_new(before, "201")                   # the bot's refusal, its numbers
+        phone.send("Kington youth forum", then="What kind of engagement")
+        phone.tap("Community event", then="Which area is it in?")
+        phone.tap("Herefordshire", then="Where is it?")
+        phone.send("Kington Library", then="When does it start?")
+        phone.send("tomorrow 6pm", then="How long will it last?")
+        phone.tap("2 hours", then="Roughly how many people")
+        phone.send("15", then="exact location")
+
+        page.get_by_test_id("attach").click()
+        menu = page.get_by_test_id("attach-menu")
+        for item in ("Photo", "File", "Location"):
+            expect(menu).to_contain_text(item)
+        page.get_by_test_id("attach-location").click()
+        page.get_by_test_id("latitude").fill("52.2037")
+        page.get_by_test_id("longitude").fill("-3.0267")
+        before = phone._count()
+        page.get_by_test_id("location-send").click()
+        expect(page.locator('#chat [data-testid="my-message"]').last).to_contain_text("Location")
+        phone._wait_for_new(before, "please check")
+        shot(page, "phone-width-location")
+        phone.tap("Submit", then="the office knows about “Kington youth forum”")
+        expect(box).to_have_attribute("maxlength", "4096")   # no typed answer due: Telegram's
+
+        page.get_by_test_id("attach").click()
+        with page.expect_file_chooser() as chosen:
+            page.get_by_test_id("attach-file").click()
+        chosen.value.set_files({"name": "notes.txt", "mimeType": "text/plain",
+                                "buffer": b"Minutes of the youth forum"})
+        expect(page.locator('#chat [data-testid="my-message"]').last).to_contain_text("File")
+
+        page.get_by_test_id("tab-slack").click()
+        page.get_by_test_id("channel").filter(has_text="ambassador-engagements").click()
+        Office(page).message("Kington youth forum")
+        # Slack's text wraps as words, not a letter or two a line (the list is drawn again as
+        # messages arrive, so the width is read from whichever row is on the page).
+        page.wait_for_function("""() => [...document.querySelectorAll(
+            '[data-testid="slack-message"] .sl-body')].some((body) =>
+            body.textContent.includes('Kington youth forum')
+            && body.getBoundingClientRect().width > 300)""")
+        on_top(page, "slack-input")
+        no_sideways_scroll(page)
+        shot(page, "phone-width-slack")
+
+    with page_sized(browser, 360, 740) as page:
+        open_page(page, sandbox.url, ambassador="megan", actor="commissioning")
+        for tab in ("phone", "slack", "outbox"):
+            page.get_by_test_id(f"tab-{tab}").click()
+            no_sideways_scroll(page)
+
+
+def test_the_page_on_a_laptop(browser, sandbox) -> None:
+    """At 1280×720 the phone and Slack side by side, the message areas getting the height."""
+    with page_sized(browser, 1280, 720) as page:
+        open_page(page, sandbox.url, ambassador="megan", actor="commissioning")
+        expect(page.get_by_test_id("tabs")).to_be_hidden()
+        expect(page.locator('#chat [data-testid="bot-message"]').last).to_be_visible()
+        expect(page.get_by_test_id("slack-message").last).to_be_visible()
+        for testid in ("chat", "slack-messages", "menu-button", "message"):
+            expect(page.get_by_test_id(testid)).to_be_visible()
+        chat, slack = (page.get_by_test_id(t).bounding_box() for t in ("chat", "slack-messages"))
+        assert chat["x"] + chat["width"] <= slack["x"], "the phone and Slack overlap"
+        assert slack["height"] > 420, f"Slack's messages get only {slack['height']:.0f} px"
+        assert chat["height"] > 380, f"the chat gets only {chat['height']:.0f} px"
+        for testid in ("menu-button", "message", "slack-input", "actor"):
+            on_top(page, testid)
+        no_sideways_scroll(page)
+        shot(page, "laptop")
+
+
+def test_the_header_clock_moves_by_itself(browser, sandbox) -> None:
+    """The header's time moves on with the bot's clock without any click or reload: when time
+    passes, and when the clock is moved through the sandbox's API."""
+    with page_sized(browser, 1280, 720, fake_clock=True) as page:
+        open_page(page, sandbox.url)
+        shown, before = page.get_by_test_id("clock").text_content(), header_time(page)
+        page.clock.fast_forward("05:00")          # five minutes pass; nobody touches the page
+        expect(page.get_by_test_id("clock")).not_to_have_text(shown or "")
+        moved = header_time(page) - before
+        assert dt.timedelta(minutes=5) <= moved <= dt.timedelta(minutes=6), moved
+
+        # The bot's clock moved from elsewhere (the API, not the page's button): the header
+        # shows the bot's new time (this browser's faked five minutes no longer count).
+        shown = page.get_by_test_id("clock").text_content()
+        answer = page.request.post(f"{sandbox.url}/api/clock", data={"hours": 1})
+        assert answer.ok, answer.text()
+        expect(page.get_by_test_id("clock")).not_to_have_text(shown or "")
+        bot_time = dt.datetime.strptime(answer.json()["clock"]["label"], "%a %d %b %Y, %H:%M")
+        assert dt.timedelta(0) <= header_time(page) - bot_time <= dt.timedelta(minutes=1)
+
+
+def test_the_outbox_shows_every_rows_totals_and_times(browser, sandbox) -> None:
+    """The Outbox summary counts every row in the database, not just the rows it shows, and
+    each row says when it was written."""
+    database = sandbox.log.parent / "sandbox.db"
+
+    def counts() -> dict[str, int]:
+        with closing(sqlite3.connect(database)) as connection:
+            return dict(connection.execute(
+                "SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+
+    with page_sized(browser, 1280, 720) as page:
+        open_page(page, sandbox.url)
+        # More rows than the panel shows (weeks passing send nudges, reminders, digests).
+        for _ in range(10):
+            if sum(counts().values()) > 80:
+                break
+            assert page.request.post(f"{sandbox.url}/api/clock", data={"hours": 168}).ok
+        page.reload()
+        expect(page.locator("body[data-live=yes]")).to_be_attached(timeout=WAIT_MS)
+        rows = page.get_by_test_id("outbox-row")
+        expect(rows.first).to_be_attached()
+        # The dispatcher may still be delivering: read the page and the database when settled.
+        expected = ""
+        for _ in range(40):
+            found = counts()
+            expected = (f"{found.get('pending', 0):,} waiting · {found.get('sent', 0):,} "
+                        "delivered")
+            if expected in (page.get_by_test_id("outbox-summary").text_content() or ""):
+                break
+            page.wait_for_timeout(250)
+        summary = page.get_by_test_id("outbox-summary").text_content() or ""
+        total = sum(counts().values())
+        assert expected in summary, (summary, counts())
+        assert f"of {total:,} shown" in summary, summary
+        assert rows.count() < total
+        times = page.get_by_test_id("outbox-time")
+        assert re.fullmatch(r"\w{3} \d{1,2} \w{3} \d{4}, \d\d:\d\d",
+                            times.first.text_content() or "")

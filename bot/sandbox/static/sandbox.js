@@ -184,9 +184,40 @@ function telegramText(text, parseMode) {
 
 // -- the toolbar and the status line ---------------------------------------------------------
 
+// The header follows the bot's clock between moves: the server's "now" is kept as a distance
+// from this browser's clock and the label drawn again every second, so it never stands still
+// while App Home and the messages move on. Each move of the clock (and each reconnection)
+// brings the server's "now" again.
+const CLOCK = { skew: null, offsetHours: 0, label: "", zone: null, timer: null };
+
 function setClock(clock) {
   if (!clock) return;
-  $("#clock").textContent = clock.label + (clock.offset_hours ? ` (+${formatOffset(clock.offset_hours)})` : "");
+  const now = Date.parse(clock.now);
+  CLOCK.skew = Number.isNaN(now) ? null : now - Date.now();
+  CLOCK.offsetHours = clock.offset_hours;
+  CLOCK.label = clock.label;
+  drawClock();
+  if (!CLOCK.timer) CLOCK.timer = setInterval(drawClock, 1000);
+}
+
+function clockLabel(moment, zone) {
+  // The bot's own format (storage.parsers.format_when): "Fri 4 Dec 2026, 17:22".
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone, weekday: "short", day: "numeric", month: "short", year: "numeric",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(moment).map((part) => [part.type, part.value]));
+  return `${parts.weekday} ${parts.day} ${parts.month} ${parts.year}, ${parts.hour}:${parts.minute}`;
+}
+
+function drawClock() {
+  let label = CLOCK.label;
+  const zone = S.info && S.info.scheme.timezone;
+  if (CLOCK.skew !== null && zone) {
+    try { label = clockLabel(new Date(Date.now() + CLOCK.skew), zone); } catch (error) { /* keep the server's */ }
+  }
+  const text = label + (CLOCK.offsetHours ? ` (+${formatOffset(CLOCK.offsetHours)})` : "");
+  const box = $("#clock");
+  if (box.textContent !== text) box.textContent = text;
 }
 
 function formatOffset(hours) {
@@ -233,6 +264,9 @@ async function loadChat() {
   const data = await api(`/api/telegram/chats/${id}`);
   if (id !== S.ambassador) return;
   S.commands = data.commands || [];
+  // One more character than the bot takes for the question being asked, so a long paste
+  // reaches the bot and is refused in its words rather than cut short here.
+  if (data.max_length) $("#message").maxLength = data.max_length;
   renderChat(data);
 }
 
@@ -299,6 +333,41 @@ async function sendText(text) {
   if (!text.trim()) return;
   $("#commands").hidden = true;
   await api(`/api/telegram/chats/${S.ambassador}/text`, { json: { text } });
+}
+
+async function sendDocument(file) {
+  const form = new FormData();
+  form.append("document", file, file.name);
+  const caption = $("#message").value.trim();
+  if (caption) form.append("caption", caption);
+  $("#message").value = "";
+  await api(`/api/telegram/chats/${S.ambassador}/document`, { form });
+}
+
+function toggleAttach(show) {
+  const menu = $("#attach-menu");
+  const open = show === undefined ? menu.hidden : show;
+  menu.hidden = !open;
+  $("#attach").setAttribute("aria-expanded", open ? "true" : "false");
+}
+
+function attach(kind) {
+  toggleAttach(false);
+  $("#commands").hidden = true;
+  if (kind === "photo") $("#photo").click();
+  else if (kind === "document") $("#document").click();
+  else {
+    $("#location-form").hidden = false;
+    $("#latitude").focus();
+  }
+}
+
+async function sendLocation(event) {
+  event.preventDefault();
+  const latitude = $("#latitude").value.trim();
+  const longitude = $("#longitude").value.trim();
+  await api(`/api/telegram/chats/${S.ambassador}/location`, { json: { latitude, longitude } });
+  $("#location-form").hidden = true;
 }
 
 async function sendPhoto(file) {
@@ -811,16 +880,49 @@ async function loadOutbox() {
   const data = await api("/api/outbox");
   $("#fund").textContent = data.fund.remaining;
   const rows = data.rows;
-  const count = (status) => rows.filter((r) => r.status === status).length;
-  const pending = count("pending");
-  $("#outbox-summary").textContent = `${pending} waiting · ${count("sent")} delivered` +
-    (count("failed") ? ` · ${count("failed")} failed` : "") + ` (latest ${rows.length})`;
+  // The totals are the server's count over every row, not over the rows shown.
+  const totals = data.totals || {};
+  const count = (status) => totals[status] || 0;
+  const others = Object.entries(totals).filter(([status]) => !["pending", "sent", "failed"].includes(status))
+    .map(([status, n]) => `${n.toLocaleString("en-GB")} ${status}`);
+  $("#outbox-summary").textContent = [`${count("pending").toLocaleString("en-GB")} waiting`,
+    `${count("sent").toLocaleString("en-GB")} delivered`,
+    count("failed") ? `${count("failed").toLocaleString("en-GB")} failed` : null, ...others]
+    .filter(Boolean).join(" · ") +
+    (data.total > rows.length ? ` (latest ${rows.length} of ${data.total.toLocaleString("en-GB")} shown)` : "");
   const note = pieceRunning("dispatcher") ? null : el("div", { class: "ob-note" },
     "No outbox dispatcher in this build yet: every message to Telegram or Slack waits here.");
   $("#outbox-rows").replaceChildren(...[note, ...rows.map((row) => el("div", {
     class: "ob-row", "data-testid": "outbox-row", "data-status": row.status, title: row.error || row.text,
-  }, el("span", { class: "muted" }, `#${row.id}`), el("span", { class: `ob-status ${row.status}` }, row.status),
-  el("span", {}, row.to), el("span", { class: "ob-text" }, el("b", {}, row.event), " ", row.text)))].filter(Boolean));
+  }, el("span", { class: "muted" }, `#${row.id}`),
+  el("time", { class: "ob-time", "data-testid": "outbox-time", title: row.sent ? `written ${row.created}, sent ${row.sent}` : `written ${row.created}` }, row.created),
+  el("span", { class: `ob-status ${row.status}` }, row.status),
+  el("span", { class: "ob-to" }, row.to), el("span", { class: "ob-text" }, el("b", {}, row.event), " ", row.text)))].filter(Boolean));
+}
+
+// -- the tabs (below 1000 px wide: one pane at a time) ---------------------------------------
+
+const NARROW = window.matchMedia("(max-width: 999px)");
+
+function showPane(name) {
+  $("#panes").dataset.pane = name;
+  localStorage.setItem("sandbox.pane", name);
+  for (const tab of document.querySelectorAll(".tab")) {
+    const on = tab.dataset.tab === name;
+    tab.classList.toggle("active", on);
+    tab.setAttribute("aria-selected", on ? "true" : "false");
+    if (on) tab.classList.remove("news");
+  }
+  if (name === "outbox") $("#outbox-panel").open = true;
+  if (name === "slack") {
+    const active = $("#slack-nav .nav.active");
+    if (active) active.scrollIntoView({ block: "nearest", inline: "nearest" });
+  }
+}
+
+function news(pane) {
+  // Something arrived on a pane that is not in view: a dot on its tab.
+  if (NARROW.matches && $("#panes").dataset.pane !== pane) $(`.tab[data-tab="${pane}"]`).classList.add("news");
 }
 
 // -- start-up and live updates --------------------------------------------------------------
@@ -869,12 +971,14 @@ function connect() {
       if (data.chat_id === S.ambassador && data.text) phoneToast(data.text);
     } else if (data.chat_id === S.ambassador) {
       refreshChat();
+      news("phone");
     }
   });
   events.addEventListener("slack", (event) => {
     const data = JSON.parse(event.data);
     if (data.type === "message" || data.type === "ephemeral") {
       refreshChannels();
+      news("slack");
       const channel = data.channel || (data.message && data.message.channel);
       if (S.pane.kind === "channel" && channel === S.pane.id) refreshPane();
     } else if (data.type === "view") {
@@ -893,6 +997,7 @@ function connect() {
   });
   events.onopen = () => {
     document.body.dataset.live = "yes";
+    api("/api/clock").then((data) => setClock(data.clock)).catch(() => {});
     refreshAll().catch(() => {});
   };
   events.onerror = () => { document.body.dataset.live = "no"; };
@@ -924,12 +1029,26 @@ function wire() {
     sendText(text).catch(() => { input.value = text; });
   });
   $("#start").addEventListener("click", () => sendText("/start"));
-  $("#menu-button").addEventListener("click", toggleCommands);
+  $("#menu-button").addEventListener("click", () => { toggleAttach(false); toggleCommands(); });
+  $("#attach").addEventListener("click", () => toggleAttach());
+  for (const item of document.querySelectorAll("[data-attach]")) {
+    item.addEventListener("click", () => attach(item.dataset.attach));
+  }
   $("#photo").addEventListener("change", (event) => {
     const file = event.target.files[0];
     event.target.value = "";
     if (file) sendPhoto(file).catch(() => {});
   });
+  $("#document").addEventListener("change", (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";
+    if (file) sendDocument(file).catch(() => {});
+  });
+  $("#location-form").addEventListener("submit", (event) => { sendLocation(event).catch(() => {}); });
+  $("#location-cancel").addEventListener("click", () => { $("#location-form").hidden = true; });
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => showPane(tab.dataset.tab));
+  }
   $("#home-link").addEventListener("click", () => openHome().catch(() => {}));
   $("#slack-composer").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -969,6 +1088,11 @@ function wire() {
 
 async function main() {
   wire();
+  const pane = new URLSearchParams(location.search).get("pane") || localStorage.getItem("sandbox.pane");
+  showPane(["phone", "slack", "outbox"].includes(pane) ? pane : "phone");
+  // Side by side the outbox starts folded (its totals still show); as a tab it is the pane.
+  $("#outbox-panel").open = NARROW.matches;
+  NARROW.addEventListener("change", () => { if (NARROW.matches) $("#outbox-panel").open = true; });
   await loadState();
   fillPickers();
   await loadChannels();
