@@ -1,4 +1,4 @@
-"""`python -m bench report [--quick]`: the quarterly panel report as history grows.
+"""`python -m bench report [--quick | --smoke]`: the quarterly panel report as history grows.
 
 Data: the digest bench's (bench/digest.py): the Essex scheme's 14 districts, 200 engagements a
 week for as many weeks as it takes to reach 10k, 100k and 1M engagements, with feedback,
@@ -37,7 +37,8 @@ from storage.reports.figures import period_figures
 from storage.reports.periods import parse_quarter, previous_quarter
 
 QUARTER = parse_quarter("2026-Q3")
-SIZES = {"default": ([10_000, 100_000, 1_000_000], 5), "quick": ([10_000, 100_000], 3)}
+SIZES = {"default": ([10_000, 100_000, 1_000_000], 5), "quick": ([10_000, 100_000], 3),
+         "smoke": ([2_000, 20_000], 1)}
 TARGET_SECONDS, TARGET_SCALING = 10.0, 3.0
 
 
@@ -107,7 +108,7 @@ async def _main(sizes: list[int], rounds: int) -> tuple[dict[int, list[float]], 
 
 
 def main(argv: list[str]) -> None:
-    mode = "quick" if "--quick" in argv else "default"
+    mode = "smoke" if "--smoke" in argv else "quick" if "--quick" in argv else "default"
     sizes, rounds = SIZES[mode]
     print(f"report benchmark ({mode}): the {QUARTER.key} panel report over a growing history, "
           f"{rounds} interleaved rounds; python {sys.version.split()[0]}; PostgreSQL "

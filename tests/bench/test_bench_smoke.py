@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = {"telegram": ("telegram", "--smoke"), "telegram-rtt": ("telegram-rtt", "--smoke"),
-        "listing": ("--help",)}
+        "report": ("report", "--smoke"), "listing": ("--help",)}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,14 @@ def test_benchmark_runs_and_ends_with_its_ratio(outputs, name: str, last_line: s
     lines = stdout.strip().splitlines()
     assert re.fullmatch(last_line, lines[-1]), lines[-1]
     assert "| variant |" in stdout  # the table of figures came before it
+
+
+def test_the_report_benchmark_draws_pdfs(outputs) -> None:
+    returncode, stdout, stderr = outputs["report"]
+    assert returncode == 0, stdout[-2000:] + stderr[-4000:]
+    assert re.fullmatch(r"report: \d+\.\d\d PDF time at 20,000/2,000 engagements, round by "
+                        r"round \(SQLite; target ≤ 3\); \d+\.\d\d s at 20,000 \(target ≤ 10 s\)",
+                        stdout.strip().splitlines()[-1]), stdout[-500:]
 
 
 def test_the_benchmarks_are_listed(outputs) -> None:
