@@ -9,9 +9,10 @@ import sqlite3
 
 import pytest
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from storage.db import Database
+from storage.errors import Conflict
 from storage.models import Base, ProcessedUpdate
 
 
@@ -57,10 +58,10 @@ async def test_rows_counts_ids_and_returning(sqlite_db) -> None:
     assert streamed == keys
 
 
-async def test_the_drivers_errors_arrive_as_sqlalchemys_and_roll_back(sqlite_db) -> None:
+async def test_errors_roll_back_a_duplicate_as_conflict(sqlite_db) -> None:
     async with sqlite_db.transaction() as s:
         s.add(ProcessedUpdate(key="once"))
-    with pytest.raises(IntegrityError):
+    with pytest.raises(Conflict):   # a unique key met twice (storage/db.py)
         async with sqlite_db.transaction() as s:
             await s.execute(insert(ProcessedUpdate.__table__), {"key": "twice"})
             await s.execute(insert(ProcessedUpdate.__table__), {"key": "once"})
