@@ -62,7 +62,7 @@ DOES: dict[Action, str] = {
     Action.SEE_ALL: "see all records, figures and the weekly digest",
     Action.SEE_GRANTS: "see all grant recommendations",
     Action.HANDLE_FOLLOW_UP: "act on follow-ups",
-    Action.REVIEW_MEDIA: "approve photos for use",
+    Action.REVIEW_MEDIA: "approve photos and outcome excerpts for use",
     Action.SCRUTINISE_GRANT: "scrutinise grants",
     Action.ADD_DEPUTY_RECOMMENDATION: "add a recommendation to a grant",
     Action.DECIDE_GRANT: "approve or reject a grant",

@@ -37,6 +37,7 @@ FOLLOW_UP_ACK, FOLLOW_UP_ASSIGN, FOLLOW_UP_DONE = ("follow_up_ack", "follow_up_a
                                                    "follow_up_done")
 MEDIA_APPROVE, MEDIA_REJECT, MEDIA_CONSENT = "media_approve", "media_reject", "media_consent"
 MEDIA_DECISIONS = {"approved": "✅ *Approved for use*", "rejected": "🚫 *Not for use*"}
+OUTCOME_PUBLISH = "outcome_publish"
 RSVP_PREFIX = "meeting_rsvp_"
 OPEN_FORM_PREFIX = "open_form_"
 
@@ -134,8 +135,19 @@ def feedback_filed(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
         blocks += sections(f"*Outcomes*\n{_quote(payload['outcomes'])}")
     if payload.get("follow_up_detail"):
         blocks += sections(f"*Follow-up needed*\n{_quote(payload['follow_up_detail'])}")
+    published = payload.get("public_outcome")
+    if published:
+        blocks += sections(f"✅ *{esc(payload.get('public_outcome_line', ''))}*\n"
+                           f"{_quote(published)}")
+    elif payload.get("public_outcome_line"):
+        blocks.append(context(f"↩️ {esc(payload['public_outcome_line'])}"))
     blocks.append(context(f"Feedback #{payload.get('feedback_id', '?')} · engagement "
                           f"#{payload.get('engagement_id', '?')}"))
+    if payload.get("outcomes") or published:
+        # Reports quote only what the office approves here, never the outcomes as typed.
+        label = "Change the published excerpt" if published else "Mark an excerpt publishable"
+        value = str(payload.get("feedback_id"))
+        blocks.append(actions(f"outcome:{value}", [button(label, OUTCOME_PUBLISH, value)]))
     return message(payload.get("text", ""), blocks)
 
 

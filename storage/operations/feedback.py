@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import outbox
 from storage.audit import audit, snapshot
 from storage.errors import Conflict, InvalidInput
-from storage.models import (EngagementStatus, Feedback, FeedbackGroup, FeedbackTopic, FollowUp,
-                            FollowUpNeeded, Person, Urgency, utcnow)
+from storage.models import (Engagement, EngagementStatus, Feedback, FeedbackGroup,
+                            FeedbackTopic, FollowUp, FollowUpNeeded, Person, Urgency, utcnow)
 from storage.operations.engagements import get_own_engagement
 from storage.parsers import format_when
 from storage.operations.hours import record_engagement_hours
@@ -43,6 +44,23 @@ def _text(value: str | None, what: str, limit: int, *, required: bool) -> str | 
         raise InvalidInput(f"The {what} can be up to {limit:,} characters; yours has "
                            f"{len(value):,}. Please shorten it.", field=what)
     return value
+
+
+def feedback_post_ref(feedback_id: int) -> str:
+    """The feedback's post in the engagements channel, rewritten when an excerpt is published."""
+    return f"feedback:{feedback_id}:engagements"
+
+
+def post_data(feedback: Feedback, engagement: Engagement, ambassador: str) -> dict[str, Any]:
+    """What the engagements channel's feedback post shows, from the records as they are (the
+    post is rewritten from the same data once an outcome excerpt is published)."""
+    return {"feedback_id": feedback.id, "engagement_id": engagement.id,
+            "area": engagement.area.name, "ambassador": ambassador, "title": engagement.title,
+            "starts_at": engagement.starts_at.isoformat(), "attendees": feedback.attendees,
+            "groups": [g.name for g in feedback.groups],
+            "topics": [t.name for t in feedback.topics], "summary": feedback.summary,
+            "outcomes": feedback.outcomes, "follow_up_needed": feedback.follow_up_needed,
+            "follow_up_detail": feedback.follow_up_detail, "urgency": feedback.urgency}
 
 
 async def do_file_feedback(
@@ -108,16 +126,11 @@ async def do_file_feedback(
 
     area = engagement.area.name
     when = format_when(engagement.starts_at, scheme.timezone)
-    data = {"feedback_id": feedback.id, "engagement_id": engagement.id, "area": area,
-            "ambassador": actor.name, "title": engagement.title, "starts_at":
-            engagement.starts_at.isoformat(), "attendees": attendees,
-            "groups": [g.name for g in feedback.groups], "topics": [t.name for t in feedback.topics],
-            "summary": summary_text, "outcomes": outcomes_text, "follow_up_needed": needed.value,
-            "follow_up_detail": detail, "urgency": level.value}
+    data = post_data(feedback, engagement, actor.name)
     outbox.to_channel(session, scheme, "engagements", "feedback_filed",
                       f"Feedback from {actor.name}: {engagement.title} ({area}, {when}), "
                       f"{attendees} people. Follow-up: {NEEDED_BY_LABEL[needed]}.",
-                      data=data, ref=f"feedback:{feedback.id}:engagements")
+                      data=data, ref=feedback_post_ref(feedback.id))
     if needed is not FollowUpNeeded.NONE:
         due = now + DUE_BY_URGENCY.get(level, dt.timedelta(days=scheme.limits.follow_up_due_days))
         follow_up = FollowUp(feedback_id=feedback.id, engagement_id=engagement.id,

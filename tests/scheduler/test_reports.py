@@ -191,15 +191,16 @@ async def test_the_office_marks_an_outcome_publishable(db, scheme, history) -> N
         fid = f2.id
     with pytest.raises(Refused):
         async with db.transaction() as s:
-            await do_publish_outcome(s, feedback_id=fid, excerpt="x",
+            await do_publish_outcome(s, scheme, feedback_id=fid, excerpt="x",
                                      actor=await s.get(Person, history.ambassador.id))
     async with db.transaction() as s:
-        await do_publish_outcome(s, feedback_id=fid, excerpt="  The council will   repair "
-                                 "the lights. ", actor=await s.get(Person, history.officer.id))
+        await do_publish_outcome(s, scheme, feedback_id=fid,
+                                 excerpt="  The council will   repair the lights. ",
+                                 actor=await s.get(Person, history.officer.id))
     async with db.transaction() as s:
         figures = await period_figures(s, scheme, Q3)
         assert "The council will repair the lights." in [e.text for e in figures.excerpts]
-        await do_publish_outcome(s, feedback_id=fid, excerpt="",
+        await do_publish_outcome(s, scheme, feedback_id=fid, excerpt="",
                                  actor=await s.get(Person, history.deputy.id))
     async with db.transaction() as s:
         figures = await period_figures(s, scheme, Q3)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.slack.listeners import actions, commands, events, expenses, forms, views
+from handlers.slack.listeners import (actions, commands, events, expenses, forms, outcomes,
+                                      views)
 
 
 def register_listeners(app: AsyncApp) -> None:
     actions.register(app)
     expenses.register(app)
+    outcomes.register(app)
     forms.register(app)
     views.register(app)
     commands.register(app)
