@@ -99,6 +99,10 @@ def _latest_due(trigger: CronTrigger, next_run_time: dt.datetime,
     first one after `now`."""
     due, following = next_run_time, trigger.get_next_fire_time(next_run_time, now)
     while following is not None and following <= now:
+        if following <= due:
+            # A trigger that does not move on (APScheduler before 3.11.2 at a clock change)
+            # must not hold the loop: take the first fire time after now instead.
+            return due, trigger.get_next_fire_time(None, now + dt.timedelta(microseconds=1))
         due, following = following, trigger.get_next_fire_time(following, now)
     return due, following
 

@@ -351,3 +351,22 @@ async def test_with_the_system_clock_a_missed_run_starts_by_itself_once(
     async with db.transaction() as s:
         saved = await s.get(ScheduleState, "slow")
     assert saved.next_run_time.replace(tzinfo=UTC) == runner.next_wakeup()
+
+
+def test_a_trigger_that_does_not_move_on_cannot_hold_the_loop() -> None:
+    """Whatever a trigger answers, working out what is due ends, with a next time after now."""
+    from scheduler.runner import _latest_due
+
+    class Stuck:
+        """Answers the same past time for ever, as old triggers did over a clock change."""
+
+        def __init__(self, at: dt.datetime) -> None:
+            self.at = at
+
+        def get_next_fire_time(self, previous, now):
+            return self.at if previous is not None else now + dt.timedelta(hours=1)
+
+    now = local(2026, 10, 25, 3, 0)
+    stuck_at = now - dt.timedelta(hours=2)
+    due, following = _latest_due(Stuck(stuck_at), stuck_at, now)
+    assert due == stuck_at and following > now
