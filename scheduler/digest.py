@@ -29,15 +29,15 @@ from sqlalchemy.orm import aliased
 from storage import outbox
 from storage.db import Database
 from storage.models import (Area, Engagement, EngagementStatus, Feedback, FeedbackGroup,
-                            FeedbackTopic, FollowUp, FollowUpStatus, Fund, FundLedgerEntry,
-                            GrantRecommendation,
+                            FeedbackTopic, FollowUp, FollowUpStatus, GrantRecommendation,
                             GrantStatus, HoursEntry, Media, Person, ReviewStatus, Role, Urgency,
                             utcnow)
 from storage.operations.funds import period_label
 from storage.operations.people import active_people_with_role
 from storage.operations.reminders import claim_mark
 from storage.parsers import format_date, format_hours, format_money, format_when
-from storage.reports.figures import Excerpt, area_activity, publishable_outcomes
+from storage.reports.figures import (AreaFigures, Excerpt, add_follow_ups, add_grants,
+                                     area_activity, fund_at, publishable_outcomes)
 from storage.scheme import Scheme
 
 log = logging.getLogger(__name__)
@@ -248,13 +248,14 @@ def _week_flag(column: Any, start: dt.datetime) -> Any:
 async def build_digest(session: AsyncSession, scheme: Scheme, week_start: dt.date) -> Digest:
     """The figures for the week starting on `week_start` (any day of it will do).
 
-    Four statements, each made of parts that read one indexed window (the week and the week
-    before, the four weeks to its end, the week after) or one small indexed set (open
-    follow-ups, undecided grants), so the cost follows a week's volume and not the history's.
-    Counts and sums are SQL aggregates; only the short lists (urgent items, overdue feedback,
-    next week, hours per ambassador) come back as rows. Parts are combined with UNION ALL and
-    scalar subqueries because each statement is a round trip, and on SQLite a round trip
-    through the driver's thread costs more than most of these queries.
+    Each statement reads one indexed window (the week and the week before, the four weeks to
+    its end, the week after) or one small indexed set (open follow-ups, undecided grants), so
+    the cost follows a week's volume and not the history's. Engagements and people reached,
+    follow-ups raised and overdue, grants decided and the fund are the report layer's sums
+    (storage/reports/figures.py) over the week, the same the panel report uses; the rest is
+    the digest's own, combined with UNION ALL and scalar subqueries because each statement is
+    a round trip. Only the short lists (urgent items, overdue feedback, next week, hours per
+    ambassador) come back as rows.
     """
     w = _Window(scheme, week_start)
     digest = Digest(scheme_name=scheme.name, timezone=scheme.timezone, week_start=w.monday,
@@ -300,22 +301,24 @@ class _Window:
 
 
 async def _activity(conn: Any, scheme: Scheme, digest: Digest, w: _Window) -> None:
-    """Engagements, people reached, feedback and outcomes by area, status and week; groups
-    met by area over four weeks; topics over two weeks. One statement, three parts."""
+    """Engagements, people reached, feedback and outcomes by area and status, this week and
+    the week before (the report layer's sums, over each week); groups met by area over four
+    weeks and topics over two weeks (one statement, two parts)."""
+    per_area: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for prefix, start, end in (("", w.start, w.end), ("prev_", w.prev_start, w.start)):
+        for area, activity in (await area_activity(conn, start, end)).items():
+            figures = per_area[area]
+            for status in ("held", "planned", "cancelled", "reached"):
+                figures[prefix + status] += getattr(activity, status)
+            if prefix:
+                digest.prev_feedback_filed += activity.with_feedback
+                digest.prev_outcomes += activity.with_outcomes
+            else:
+                digest.feedback_filed += activity.with_feedback
+                digest.outcomes += activity.with_outcomes
     this = _week_flag(Engagement.starts_at, w.start)
-    zero = literal(0)
-    by_area = (select(literal("area").label("kind"), Area.name.label("area"),
-                      Engagement.status.label("key"), this.label("this"),
-                      func.count(Engagement.id).label("n"),
-                      func.coalesce(func.sum(Feedback.attendees), 0).label("reached"),
-                      func.count(Feedback.id).label("filed"),
-                      func.count(Feedback.outcomes).label("outcomes"))
-               .select_from(Engagement).join(Area, Area.id == Engagement.area_id)
-               .outerjoin(Feedback, Feedback.engagement_id == Engagement.id)
-               .where(Engagement.starts_at >= w.prev_start, Engagement.starts_at < w.end)
-               .group_by(Area.name, Engagement.status, this))
     groups = (select(literal("group"), Area.name, FeedbackGroup.name, func.sum(this),
-                     func.count(), zero, zero, zero)
+                     func.count())
               .select_from(Engagement).join(Area, Area.id == Engagement.area_id)
               .join(Feedback, Feedback.engagement_id == Engagement.id)
               .join(FeedbackGroup, FeedbackGroup.feedback_id == Feedback.id)
@@ -323,33 +326,18 @@ async def _activity(conn: Any, scheme: Scheme, digest: Digest, w: _Window) -> No
                      Engagement.status != EngagementStatus.CANCELLED.value)
               .group_by(Area.name, FeedbackGroup.name))
     topics = (select(literal("topic"), literal(""), FeedbackTopic.name, func.sum(this),
-                     func.count(), zero, zero, zero)
+                     func.count())
               .select_from(Engagement)
               .join(Feedback, Feedback.engagement_id == Engagement.id)
               .join(FeedbackTopic, FeedbackTopic.feedback_id == Feedback.id)
               .where(Engagement.starts_at >= w.prev_start, Engagement.starts_at < w.end)
               .group_by(FeedbackTopic.name))
-    per_area: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     met_this_week: dict[str, int] = defaultdict(int)
     met_by_area: dict[str, set[str]] = defaultdict(set)
     topic_counts: list[tuple[str, int, int]] = []
-    for kind, area, key, is_this, n, reached, filed, outcomes in (await conn.execute(
-            union_all(by_area, groups, topics))).all():
+    for kind, area, key, is_this, n in (await conn.execute(union_all(groups, topics))).all():
         is_this, n = int(is_this or 0), int(n)
-        if kind == "area":
-            figures = per_area[area]
-            prefix = "" if is_this else "prev_"
-            if key in (EngagementStatus.HELD, EngagementStatus.PLANNED,
-                       EngagementStatus.CANCELLED):
-                figures[prefix + str(key)] += n
-            figures[prefix + "reached"] += int(reached)
-            if is_this:
-                digest.feedback_filed += int(filed)
-                digest.outcomes += int(outcomes)
-            else:
-                digest.prev_feedback_filed += int(filed)
-                digest.prev_outcomes += int(outcomes)
-        elif kind == "group":
+        if kind == "group":
             met_by_area[area].add(key)
             met_this_week[key] += is_this
         else:
@@ -376,9 +364,41 @@ def _open_at(end: dt.datetime) -> tuple[Any, Any]:
     return open_now, done_later
 
 
+def _tally() -> tuple[dict[str, AreaFigures], Any]:
+    """Per-area figures for the report layer to add to, and its `area_of`."""
+    areas: dict[str, AreaFigures] = {}
+
+    def area_of(name: str) -> AreaFigures:
+        if name not in areas:
+            areas[name] = AreaFigures(area=name)
+        return areas[name]
+    return areas, area_of
+
+
 async def _single_figures(conn: Any, scheme: Scheme, digest: Digest, w: _Window) -> None:
-    """Every figure that is a single number (follow-ups, grants, fund, photos): one row of
-    scalar subqueries, each on its own index."""
+    """Every figure that is a single number. Follow-ups raised and overdue, grants decided and
+    the fund are the report layer's sums over the week (storage/reports/figures.py), so the
+    digest and the reports cannot disagree; what only the digest shows (follow-ups open and
+    urgent at the week's end, photos, grants waiting by stage) is one row of scalar
+    subqueries, each on its own index."""
+    week, week_area = _tally()
+    before, before_area = _tally()
+    await add_follow_ups(conn, w.start, w.end, week_area)
+    await add_follow_ups(conn, w.prev_start, w.start, before_area)
+    await add_grants(conn, w.start, w.end, week_area)
+    digest.follow_ups_new = sum(a.follow_ups_raised for a in week.values())
+    digest.prev_follow_ups_new = sum(a.follow_ups_raised for a in before.values())
+    digest.follow_ups_overdue = sum(a.follow_ups_overdue for a in week.values())
+    digest.grants_approved = (sum(a.grants_approved for a in week.values()),
+                              sum(a.grants_approved_pence for a in week.values()))
+    digest.grants_rejected = sum(a.grants_rejected for a in week.values())
+    # The fund as it stood at the end of the week: the one whose period holds the week's last
+    # day, and what its ledger had committed by then (a past week's digest is not today's).
+    last_day = w.monday + dt.timedelta(days=6)
+    digest.fund_size_pence, digest.fund_remaining_pence = await fund_at(conn, scheme,
+                                                                        last_day, w.end)
+    digest.fund_period = scheme.finance.financial_year(last_day)
+
     def count(*where: Any, of: Any = FollowUp) -> Any:
         return select(func.count()).select_from(of).where(*where).scalar_subquery()
 
@@ -390,32 +410,12 @@ async def _single_figures(conn: Any, scheme: Scheme, digest: Digest, w: _Window)
     # "created before the end" is checked inside the count (CASE), not in WHERE: given the
     # choice, SQLite would walk the created_at index over every follow-up ever made.
     made_before = case((FollowUp.created_at < end, 1), else_=0)
-    overdue = case((and_(FollowUp.created_at < end, FollowUp.due_at < end), 1), else_=0)
     urgent = case((and_(FollowUp.created_at < end, FollowUp.urgency.in_(
         [Urgency.URGENT.value, Urgency.ATTENTION.value])), 1), else_=0)
-    decided = (GrantRecommendation.decided_at >= w.start, GrantRecommendation.decided_at < end)
     media_week = (Media.created_at >= w.start, Media.created_at < end)
-    # The fund as it stood at the end of the week: the one whose period holds the week's last
-    # day, and what its ledger had committed by then (a past week's digest is not today's).
-    last_day = w.monday + dt.timedelta(days=6)
-    fund_id = (select(Fund.id).where(Fund.starts_on <= last_day, Fund.ends_on >= last_day)
-               .order_by(Fund.starts_on.desc()).limit(1).scalar_subquery())
     columns = [
-        count(FollowUp.created_at >= w.start, FollowUp.created_at < end),
-        count(FollowUp.created_at >= w.prev_start, FollowUp.created_at < w.start),
-        total(made_before, open_now), total(overdue, open_now),
-        total(made_before, done_later), total(overdue, done_later),
+        total(made_before, open_now), total(made_before, done_later),
         total(urgent, open_now), total(urgent, done_later),
-        count(GrantRecommendation.status == GrantStatus.APPROVED.value, *decided,
-              of=GrantRecommendation),
-        total(GrantRecommendation.amount_pence,
-              GrantRecommendation.status == GrantStatus.APPROVED.value, *decided),
-        count(GrantRecommendation.status == GrantStatus.REJECTED.value, *decided,
-              of=GrantRecommendation),
-        select(Fund.size_pence).where(Fund.id == fund_id).scalar_subquery(),
-        select(-func.coalesce(func.sum(FundLedgerEntry.amount_pence), 0)).where(
-            FundLedgerEntry.fund_id == fund_id, FundLedgerEntry.created_at < end)
-        .scalar_subquery(),
         count(*media_week, of=Media),
         count(Media.created_at >= w.prev_start, Media.created_at < w.start, of=Media),
         count(*media_week, Media.review_status == ReviewStatus.APPROVED.value, of=Media),
@@ -427,19 +427,10 @@ async def _single_figures(conn: Any, scheme: Scheme, digest: Digest, w: _Window)
                           GrantRecommendation.status == status.value)]
     row = [None if value is None else int(value)
            for value in (await conn.execute(select(*columns))).one()]
-    (new, prev_new, open_now_n, overdue_now, open_later, overdue_later, urgent_now,
-     urgent_later, approved, approved_pence, rejected, fund_size, fund_committed,
-     media_this, media_prev, media_approved, media_pending, *stages) = row
-    digest.follow_ups_new, digest.prev_follow_ups_new = new, prev_new
+    (open_now_n, open_later, urgent_now, urgent_later, media_this, media_prev, media_approved,
+     media_pending, *stages) = row
     digest.follow_ups_open = open_now_n + open_later
-    digest.follow_ups_overdue = overdue_now + overdue_later
     digest.urgent_count = urgent_now + urgent_later
-    digest.grants_approved, digest.grants_rejected = (approved, approved_pence), rejected
-    if fund_size is None:
-        fund_size, fund_committed = scheme.limits.fund_size_pence, 0
-    digest.fund_size_pence = fund_size
-    digest.fund_remaining_pence = fund_size - (fund_committed or 0)
-    digest.fund_period = scheme.finance.financial_year(w.monday + dt.timedelta(days=6))
     digest.media_received, digest.prev_media_received = media_this, media_prev
     digest.media_approved, digest.media_pending = media_approved, media_pending
     digest.grant_stages = [GrantStage(status.value, stages[2 * i], stages[2 * i + 1])

@@ -177,8 +177,8 @@ async def period_figures(session: AsyncSession, scheme: Scheme, period: Period
         a.groups_not_reached = [g for g in scheme.demographic_groups
                                 if g not in a.groups_reached]
 
-    await _follow_ups(conn, start, end, area_of)
-    await _grants(conn, start, end, area_of)
+    await add_follow_ups(conn, start, end, area_of)
+    await add_grants(conn, start, end, area_of)
     await _hours(conn, period, area_of)
     await _photo_counts(conn, start, end, area_of)
     figures = PeriodFigures(
@@ -192,8 +192,8 @@ async def period_figures(session: AsyncSession, scheme: Scheme, period: Period
     return figures
 
 
-async def _follow_ups(conn: AsyncConnection, start: dt.datetime, end: dt.datetime,
-                      area_of: Any) -> None:
+async def add_follow_ups(conn: AsyncConnection, start: dt.datetime, end: dt.datetime,
+                         area_of: Any) -> None:
     """Raised in the period, closed in it, and overdue at its end (due before the end and
     not closed by then). Four parts, each on its own index (created_at; done_at; status and
     due_at), rather than one OR over them all, which would read every follow-up ever made."""
@@ -220,8 +220,8 @@ async def _follow_ups(conn: AsyncConnection, start: dt.datetime, end: dt.datetim
         setattr(a, name, getattr(a, name) + int(n or 0))
 
 
-async def _grants(conn: AsyncConnection, start: dt.datetime, end: dt.datetime,
-                  area_of: Any) -> None:
+async def add_grants(conn: AsyncConnection, start: dt.datetime, end: dt.datetime,
+                     area_of: Any) -> None:
     """Recommended in the period (by when the ambassador recommended it), approved and
     rejected in it (by when the Commissioner decided)."""
     g = GrantRecommendation

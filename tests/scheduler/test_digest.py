@@ -275,3 +275,30 @@ async def test_dry_run_writes_the_chart(db, scheme, cast, tmp_path) -> None:
     assert "Weekly digest" in text and _png_size(out.read_bytes()) == CHART_SIZE
     async with db.transaction() as s:
         assert (await s.scalars(select(Outbox))).all() == []
+
+
+async def test_the_digest_and_the_reports_give_one_set_of_figures_for_a_week(
+        db, scheme, cast) -> None:
+    """The digest's week sums are the report layer's (storage/reports/figures.py) over the
+    same week: a report for that week says the same per area and in total."""
+    from storage.reports.figures import period_figures
+    from storage.reports.periods import Period
+
+    await seed_week(db, cast)
+    week = Period(WEEK, WEEK + dt.timedelta(days=6), "2026-W47", "2026-W47")
+    async with db.transaction() as s:
+        d = await build_digest(s, scheme, WEEK)
+        report = await period_figures(s, scheme, week)
+    shown = {a.area: (a.held, a.planned, a.cancelled, a.reached) for a in d.areas}
+    reported = {a.area: (a.activity.held, a.activity.planned, a.activity.cancelled,
+                         a.activity.reached) for a in report.areas}
+    assert shown == reported
+    assert (d.feedback_filed, d.outcomes) == (report.total("with_feedback"),
+                                              report.total("with_outcomes"))
+    assert (d.follow_ups_new, d.follow_ups_overdue) == (report.total("follow_ups_raised"),
+                                                        report.total("follow_ups_overdue"))
+    assert d.grants_approved == (report.total("grants_approved"),
+                                 report.total("grants_approved_pence"))
+    assert d.grants_rejected == report.total("grants_rejected")
+    assert (d.fund_size_pence, d.fund_remaining_pence) == (report.fund_size_pence,
+                                                           report.fund_remaining_pence)
