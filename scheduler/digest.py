@@ -28,16 +28,16 @@ from sqlalchemy.orm import aliased
 
 from storage import outbox
 from storage.db import Database
-from storage.models import (Area, Engagement, EngagementStatus, Feedback, FeedbackGroup,
-                            FeedbackTopic, FollowUp, FollowUpStatus, GrantRecommendation,
-                            GrantStatus, HoursEntry, Media, Person, ReviewStatus, Role, Urgency,
-                            utcnow)
+from storage.models import (Area, Engagement, EngagementStatus, Feedback, FollowUp,
+                            FollowUpStatus, GrantRecommendation, GrantStatus, HoursEntry, Media,
+                            Person, ReviewStatus, Role, Urgency, utcnow)
 from storage.operations.funds import period_label
 from storage.operations.people import active_people_with_role
 from storage.operations.reminders import claim_mark
 from storage.parsers import format_date, format_hours, format_money, format_when
 from storage.reports.figures import (AreaFigures, Excerpt, add_follow_ups, add_grants,
-                                     area_activity, fund_at, publishable_outcomes)
+                                     area_activity, fund_at, group_counts,
+                                     publishable_outcomes, topic_counts)
 from storage.scheme import Scheme
 
 log = logging.getLogger(__name__)
@@ -241,10 +241,6 @@ def _selective_sqlite(element: _Selective, compiler: Any, **kw: Any) -> str:
     return f"likelihood({compiler.process(element.condition, **kw)}, 0.001)"
 
 
-def _week_flag(column: Any, start: dt.datetime) -> Any:
-    return case((column >= start, 1), else_=0)
-
-
 async def build_digest(session: AsyncSession, scheme: Scheme, week_start: dt.date) -> Digest:
     """The figures for the week starting on `week_start` (any day of it will do).
 
@@ -302,8 +298,8 @@ class _Window:
 
 async def _activity(conn: Any, scheme: Scheme, digest: Digest, w: _Window) -> None:
     """Engagements, people reached, feedback and outcomes by area and status, this week and
-    the week before (the report layer's sums, over each week); groups met by area over four
-    weeks and topics over two weeks (one statement, two parts)."""
+    the week before; groups met by area over four weeks and this week; topics this week and
+    the week before. All are the report layer's sums, over each window."""
     per_area: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for prefix, start, end in (("", w.start, w.end), ("prev_", w.prev_start, w.start)):
         for area, activity in (await area_activity(conn, start, end)).items():
@@ -316,32 +312,21 @@ async def _activity(conn: Any, scheme: Scheme, digest: Digest, w: _Window) -> No
             else:
                 digest.feedback_filed += activity.with_feedback
                 digest.outcomes += activity.with_outcomes
-    this = _week_flag(Engagement.starts_at, w.start)
-    groups = (select(literal("group"), Area.name, FeedbackGroup.name, func.sum(this),
-                     func.count())
-              .select_from(Engagement).join(Area, Area.id == Engagement.area_id)
-              .join(Feedback, Feedback.engagement_id == Engagement.id)
-              .join(FeedbackGroup, FeedbackGroup.feedback_id == Feedback.id)
-              .where(Engagement.starts_at >= w.four_weeks, Engagement.starts_at < w.end,
-                     Engagement.status != EngagementStatus.CANCELLED.value)
-              .group_by(Area.name, FeedbackGroup.name))
-    topics = (select(literal("topic"), literal(""), FeedbackTopic.name, func.sum(this),
-                     func.count())
-              .select_from(Engagement)
-              .join(Feedback, Feedback.engagement_id == Engagement.id)
-              .join(FeedbackTopic, FeedbackTopic.feedback_id == Feedback.id)
-              .where(Engagement.starts_at >= w.prev_start, Engagement.starts_at < w.end)
-              .group_by(FeedbackTopic.name))
+    # The four weeks hold the week before and this week: one read of ids, split here.
+    four_weeks = (await conn.execute(select(Engagement.id, Engagement.starts_at).where(
+        Engagement.starts_at >= w.four_weeks, Engagement.starts_at < w.end))).all()
+    this_week = [i for i, at in four_weeks if _aware(at) >= w.start]
+    week_before = [i for i, at in four_weeks if w.prev_start <= _aware(at) < w.start]
     met_this_week: dict[str, int] = defaultdict(int)
     met_by_area: dict[str, set[str]] = defaultdict(set)
-    topic_counts: list[tuple[str, int, int]] = []
-    for kind, area, key, is_this, n in (await conn.execute(union_all(groups, topics))).all():
-        is_this, n = int(is_this or 0), int(n)
-        if kind == "group":
-            met_by_area[area].add(key)
-            met_this_week[key] += is_this
-        else:
-            topic_counts.append((key, is_this, n - is_this))
+    for area, group in await group_counts(conn, [i for i, _ in four_weeks]):
+        met_by_area[area].add(group)
+    for (_, group), n in (await group_counts(conn, this_week)).items():
+        met_this_week[group] += n
+    this_topics = await topic_counts(conn, this_week)
+    before_topics = await topic_counts(conn, week_before)
+    raised = [(name, this_topics.get(name, 0), before_topics.get(name, 0))
+                     for name in {**this_topics, **before_topics}]
     ordered = list(scheme.areas) + sorted(a for a in per_area if a not in scheme.areas)
     digest.areas = [AreaWeek(area=name, **per_area.get(name, {})) for name in ordered]
     order = {name: i for i, name in enumerate(scheme.demographic_groups)}
@@ -351,8 +336,8 @@ async def _activity(conn: Any, scheme: Scheme, digest: Digest, w: _Window) -> No
         area: missing for area in scheme.areas
         if (missing := [g for g in scheme.demographic_groups if g not in met_by_area[area]])}
     topic_order = {name: i for i, name in enumerate(scheme.topics)}
-    digest.topics = sorted(topic_counts, key=lambda item: (-item[1], -item[2],
-                                                           topic_order.get(item[0], 99)))
+    digest.topics = sorted(raised, key=lambda item: (-item[1], -item[2],
+                                                     topic_order.get(item[0], 99)))
 
 
 def _open_at(end: dt.datetime) -> tuple[Any, Any]:

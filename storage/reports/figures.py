@@ -154,23 +154,9 @@ async def period_figures(session: AsyncSession, scheme: Scheme, period: Period
         return areas[name]
 
     ids = await engagement_ids(conn, start, end)
-    topic_counts: dict[str, int] = defaultdict(int)
-    for chunk in _chunks(ids):
-        for area, group in (await conn.execute(
-                select(Area.name, FeedbackGroup.name).distinct()
-                .select_from(Feedback).join(Engagement, Engagement.id == Feedback.engagement_id)
-                .join(Area, Area.id == Engagement.area_id)
-                .join(FeedbackGroup, FeedbackGroup.feedback_id == Feedback.id)
-                .where(Feedback.engagement_id.in_(chunk),
-                       Engagement.status != EngagementStatus.CANCELLED.value))).all():
-            if group not in area_of(area).groups_reached:
-                area_of(area).groups_reached.append(group)
-        for topic, n in (await conn.execute(
-                select(FeedbackTopic.name, func.count())
-                .select_from(Feedback).join(FeedbackTopic, FeedbackTopic.feedback_id == Feedback.id)
-                .where(Feedback.engagement_id.in_(chunk))
-                .group_by(FeedbackTopic.name))).all():
-            topic_counts[topic] += int(n)
+    for area, group in await group_counts(conn, ids):
+        area_of(area).groups_reached.append(group)
+    topics = await topic_counts(conn, ids)
     order = {g: i for i, g in enumerate(scheme.demographic_groups)}
     for a in areas.values():
         a.groups_reached.sort(key=lambda g: (order.get(g, len(order)), g))
@@ -183,7 +169,7 @@ async def period_figures(session: AsyncSession, scheme: Scheme, period: Period
     await _photo_counts(conn, start, end, area_of)
     figures = PeriodFigures(
         scheme_name=scheme.name, period=period, areas=list(areas.values()),
-        topics=sorted(topic_counts.items(), key=lambda x: (-x[1], x[0])),
+        topics=sorted(topics.items(), key=lambda x: (-x[1], x[0])),
         excerpts=await publishable_outcomes(conn, scheme, start, end, ids=ids),
         photos=await approved_photos(conn, scheme, start, end),
         _group_order=list(scheme.demographic_groups))
@@ -300,6 +286,36 @@ def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
 # Feedback, its groups and topics are reached from the window's engagement ids (an IN list on
 # feedback's engagement index), not by a join from the window: for a quarter, PostgreSQL's
 # planner would rather read all feedback ever filed than look each engagement up.
+
+
+async def group_counts(conn: AsyncConnection, ids: list[int]) -> dict[tuple[str, str], int]:
+    """How many feedback reports met each demographic group, by (area, group), at the
+    engagements `ids` that were not cancelled."""
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for chunk in _chunks(ids):
+        for area, group, n in (await conn.execute(
+                select(Area.name, FeedbackGroup.name, func.count())
+                .select_from(Feedback).join(Engagement, Engagement.id == Feedback.engagement_id)
+                .join(Area, Area.id == Engagement.area_id)
+                .join(FeedbackGroup, FeedbackGroup.feedback_id == Feedback.id)
+                .where(Feedback.engagement_id.in_(chunk),
+                       Engagement.status != EngagementStatus.CANCELLED.value)
+                .group_by(Area.name, FeedbackGroup.name))).all():
+            out[(area, group)] += int(n)
+    return dict(out)
+
+
+async def topic_counts(conn: AsyncConnection, ids: list[int]) -> dict[str, int]:
+    """How many feedback reports raised each topic at the engagements `ids`."""
+    out: dict[str, int] = defaultdict(int)
+    for chunk in _chunks(ids):
+        for topic, n in (await conn.execute(
+                select(FeedbackTopic.name, func.count())
+                .select_from(Feedback).join(FeedbackTopic, FeedbackTopic.feedback_id == Feedback.id)
+                .where(Feedback.engagement_id.in_(chunk))
+                .group_by(FeedbackTopic.name))).all():
+            out[topic] += int(n)
+    return dict(out)
 
 
 async def publishable_outcomes(conn: AsyncConnection, scheme: Scheme, start: dt.datetime,

@@ -286,9 +286,12 @@ async def test_the_digest_and_the_reports_give_one_set_of_figures_for_a_week(
 
     await seed_week(db, cast)
     week = Period(WEEK, WEEK + dt.timedelta(days=6), "2026-W47", "2026-W47")
+    four_weeks = Period(WEEK - dt.timedelta(days=21), WEEK + dt.timedelta(days=6), "4 weeks",
+                        "4w")
     async with db.transaction() as s:
         d = await build_digest(s, scheme, WEEK)
         report = await period_figures(s, scheme, week)
+        month = await period_figures(s, scheme, four_weeks)
     shown = {a.area: (a.held, a.planned, a.cancelled, a.reached) for a in d.areas}
     reported = {a.area: (a.activity.held, a.activity.planned, a.activity.cancelled,
                          a.activity.reached) for a in report.areas}
@@ -302,3 +305,7 @@ async def test_the_digest_and_the_reports_give_one_set_of_figures_for_a_week(
     assert d.grants_rejected == report.total("grants_rejected")
     assert (d.fund_size_pence, d.fund_remaining_pence) == (report.fund_size_pence,
                                                            report.fund_remaining_pence)
+    assert sorted((name, n) for name, n, _ in d.topics if n) == sorted(report.topics)
+    # Groups not reached are the four weeks to the week's end, as a four-week report has them.
+    assert d.groups_not_reached == {a.area: a.groups_not_reached for a in month.areas
+                                    if a.area in scheme.areas and a.groups_not_reached}
