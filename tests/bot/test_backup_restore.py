@@ -5,21 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from bot.backup import count_rows
-from tests.bot.test_cli import cli
-from tests.conftest import PG_URL
-from tests.storage.test_migrations import _fresh_pg_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'office.db'}"
-    if not PG_URL:
-        pytest.skip("PostgreSQL half: run `make test` (or set DATABASE_URL_PG)")
-    return await _fresh_pg_database("backup_check")
+from tests.bot.test_cli import cli, url  # noqa: F401 — `url`: a fresh database on each engine
 
 
 async def test_a_backup_restores_the_records_and_the_media(url: str, tmp_path: Path) -> None:
