@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,19 @@ def grants_html(rows: list[dict[str, Any]], period: Period, ctx: ReportContext,
 
 
 def html_to_pdf(html: str) -> bytes:
+    return _weasyprint_html()(string=html, base_url=str(HERE)).write_pdf()
+
+
+@functools.cache
+def _weasyprint_html() -> Any:
+    """WeasyPrint's HTML, imported once, with Pillow's LOAD_TRUNCATED_IMAGES put back as it
+    was: WeasyPrint switches it on for the whole process when imported, which would let the
+    media pipeline (same process) take a photo that was only partly sent as a whole one."""
+    from PIL import ImageFile
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
     from weasyprint import HTML
-    return HTML(string=html, base_url=str(HERE)).write_pdf()
+    ImageFile.LOAD_TRUNCATED_IMAGES = before
+    return HTML
 
 
 def write(html: str, out: Path) -> Path:

@@ -380,3 +380,14 @@ def test_random_corruptions(fmt: str, data: st.DataObject) -> None:
         at = data.draw(st.integers(0, len(original) - 1))
         original[at] = data.draw(st.integers(0, 255))
     only_refused(bytes(original))
+
+
+def test_a_report_drawn_in_the_same_process_leaves_truncated_photos_refused() -> None:
+    """WeasyPrint turns Pillow's LOAD_TRUNCATED_IMAGES on for the whole process when it is
+    imported; the bot draws reports (Slack's /ambassadors report) in the process that takes
+    photos, so after a report a partly-sent photo must still be refused."""
+    from scheduler.reports.render import html_to_pdf
+
+    assert html_to_pdf("<p>Quarterly report</p>").startswith(b"%PDF")
+    sentence = refusal(truncated(phone_jpeg(800, 600)))
+    assert "damaged or only partly sent" in sentence
