@@ -149,6 +149,16 @@ class Email(_Strict):
         return cleaned
 
 
+class Words(_Strict):
+    """The examples a question gives, in the office's own places: an Essex ambassador asked
+    for a title should not be shown a Shropshire parish. The defaults name no place at all,
+    so a scheme file that leaves these out still reads right anywhere."""
+    engagement_example: str = Field("Riverside parish council meeting", min_length=1)
+    place_example: str = Field("Village Hall, High Street", min_length=1)
+    journey_example: str = Field("bus to the parish council meeting", min_length=1)
+    meeting_venue: str = Field("Town Hall", min_length=1)
+
+
 class Scheme(_Strict):
     name: str = Field(min_length=1)
     office: str = Field(min_length=1)
@@ -169,6 +179,7 @@ class Scheme(_Strict):
     retention: Retention
     email: Email = Email()
     finance: Finance = Finance()
+    words: Words = Words()
 
     @field_validator("timezone")
     @classmethod

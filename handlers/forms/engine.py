@@ -89,6 +89,11 @@ class Field:
     def shown(self, answers: dict[str, Any]) -> bool:
         return self.show_if is None or self.show_if(answers)
 
+    def question(self, scheme: Scheme) -> str:
+        """The prompt as this office asks it: its examples name the office's own places
+        (`{place_example}` and the rest of the scheme's words), never another office's."""
+        return self.prompt.format_map(scheme.words.model_dump())
+
 
 Submit = Callable[[FormContext, dict[str, Any]], Awaitable[str]]
 

@@ -113,11 +113,11 @@ async def submit_prenotify(ctx: FormContext, a: dict[str, Any]) -> str:
             "feedback afterwards.")
 
 
-TITLE = Field("title", "Title", "What is the engagement called? (e.g. Much Wenlock parish "
-              "council meeting)", "text", max_chars=200)
+TITLE = Field("title", "Title", "What is the engagement called? (e.g. {engagement_example})",
+              "text", max_chars=200)
 KIND = Field("kind", "Kind", "What kind of engagement is it?", "choice", choices=_kinds)
-PLACE = Field("place", "Place", "Where is it? (a place name is enough, e.g. Memorial Hall, "
-              "Much Wenlock)", "text", max_chars=200)
+PLACE = Field("place", "Place", "Where is it? (a place name is enough, e.g. {place_example})",
+              "text", max_chars=200)
 DURATION = Field("duration", "Length", "How long will it last?", "choice", choices=_durations)
 
 PRENOTIFY = register(Form(
@@ -338,8 +338,8 @@ EXPENSE_FIELDS = (
           show_if=_mileage),
     Field("amount", "Amount", "How much? (e.g. £12.50)", "money",
           show_if=lambda a: not _mileage(a)),
-    Field("description", "What for", "What was it for? (e.g. train to Ludlow for the "
-          "parish council)", "text", max_chars=500),
+    Field("description", "What for", "What was it for? (e.g. {journey_example})", "text",
+          max_chars=500),
 )
 
 EXPENSES = register(Form(

@@ -24,6 +24,7 @@ from typing import Any
 
 from handlers.forms import engine, flows  # noqa: F401  (flows registers the forms)
 from handlers.forms.engine import Answer, Choice, Field, Form, FormContext
+from storage.scheme import Scheme
 from handlers.slack.blocks import (PHOTOS_NOTE, PHOTOS_UNAVAILABLE, context, esc, option,
                                    plain, sections)
 
@@ -120,8 +121,8 @@ async def _element(f: Field, ctx: FormContext, answers: dict[str, Any],
     return element
 
 
-def _prompt(f: Field) -> str:
-    return f.prompt + (f" ({f.hint})" if f.hint and f.kind != "when" else "")
+def _prompt(f: Field, scheme: Scheme) -> str:
+    return f.question(scheme) + (f" ({f.hint})" if f.hint and f.kind != "when" else "")
 
 
 async def build_view(form: Form, ctx: FormContext,
@@ -146,7 +147,7 @@ async def build_view(form: Form, ctx: FormContext,
             continue
         block: dict[str, Any] = {"type": "input", "block_id": f.name, "optional": f.optional,
                                  "label": plain(f.label, 2000), "element": element,
-                                 "hint": plain(_prompt(f), 2000)}
+                                 "hint": plain(_prompt(f, ctx.scheme), 2000)}
         if element["type"] in ("static_select", "radio_buttons") and dispatch:
             block["dispatch_action"] = True
         blocks.append(block)

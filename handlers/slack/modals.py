@@ -119,12 +119,13 @@ MEETING_LENGTHS = (("30 minutes", "30"), ("1 hour", "60"), ("1½ hours", "90"),
                    ("2 hours", "120"), ("3 hours", "180"))
 
 
-def meeting_view() -> dict[str, Any]:
+def meeting_view(scheme: Scheme) -> dict[str, Any]:
     return _modal("Schedule a meeting", [
         select_input("kind", "Kind", list(MEETING_KINDS), radio=True),
         text_input("title", "Title", max_length=200,
                    placeholder="e.g. Quarterly ambassadors' meeting"),
-        text_input("place", "Where", max_length=200, placeholder="a place, or online"),
+        text_input("place", "Where", max_length=200,
+                   placeholder=f"e.g. {scheme.words.meeting_venue}, or online"),
         text_input("starts_at", "When", max_length=200,
                    placeholder="e.g. 14/03 19:00 or next Tuesday 10am"),
         select_input("length", "How long", list(MEETING_LENGTHS)),

@@ -52,7 +52,7 @@ def question(form: Form, state: dict[str, Any], options: list[Choice], scheme: S
     lines = []
     if refusal:
         lines.append(f"⚠️ {refusal}")
-    lines.append(current.prompt)
+    lines.append(current.question(scheme))
     if current.hint:
         lines.append(current.hint)
     buttons: list[list[InlineKeyboardButton]] = []

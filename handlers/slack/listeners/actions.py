@@ -318,7 +318,7 @@ async def open_office_modal(ack, body, context, client, respond) -> None:
     if refusal:
         await tell(respond, client, body, refusal)
         return
-    view = modals.invite_view(svc.scheme) if inviting else modals.meeting_view()
+    view = modals.invite_view(svc.scheme) if inviting else modals.meeting_view(svc.scheme)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 

@@ -151,7 +151,8 @@ async def meetings_list(svc: SlackServices, person: Person, command: dict[str, A
         await respond(text=esc(refusal), response_type="ephemeral")
         return
     if args and args[0].lower() in ("schedule", "new", "add"):
-        await client.views_open(trigger_id=command["trigger_id"], view=modals.meeting_view())
+        await client.views_open(trigger_id=command["trigger_id"],
+                                view=modals.meeting_view(svc.scheme))
         return
     tz = svc.scheme.timezone
     async with svc.db.transaction() as s:
