@@ -87,6 +87,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
+
 from storage.errors import InvalidInput
 
 __all__ = [
@@ -99,6 +101,7 @@ __all__ = [
     "format_when",
     "over_cap_sentence",
     "parse_choice",
+    "parse_contact",
     "parse_count",
     "parse_date",
     "parse_hours",
@@ -563,7 +566,42 @@ def parse_text(text: str, *, max_chars: int, min_chars: int = 1, what: str = "an
     if len(text) < min_chars:
         raise InvalidInput(f"That's {_plural(len(text), 'character', 'characters')}; please "
                            f"write at least {min_chars:,}.")
+    # A 👍 or a row of dots is an acknowledgement, not an answer the office could read.
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
+        raise InvalidInput(f"Please type your {what} in words; emoji or punctuation on their "
+                           "own can't be read by the office.")
     return text
+
+
+# No nested or overlapping repetition (see the module doc): the dot after the first label of
+# the domain is where the pattern must be, so it cannot backtrack far.
+_EMAIL = re.compile(r"[^\s@]@[a-z0-9-]+\.[a-z0-9.-]*[a-z]", re.IGNORECASE)
+
+
+def _dialable(number: phonenumbers.PhoneNumber) -> bool:
+    """A number in use, or one of full length: Ofcom keeps 07700 900xxx and the like for
+    examples, which people type when trying things, and they are not "valid" numbers; a
+    year or a room number is too short to be either."""
+    return phonenumbers.is_valid_number(number) or (
+        len(phonenumbers.national_significant_number(number)) >= 10)
+
+
+def parse_contact(text: str, *, max_chars: int = 300, region: str = "GB") -> str:
+    """Free text that holds a way to reach someone: a valid phone number (UK when written
+    without a country code) or an e-mail address, with a name around it if they like.
+
+    A name alone, or a number that cannot be dialled, would leave the office with no way
+    to reach the person, so it is refused with a sentence saying what to add."""
+    text = parse_text(text, max_chars=max_chars, what="contact")
+    if _EMAIL.search(text):
+        return text
+    if len(text) <= MAX_SHORT_INPUT * 2:  # the matcher's work grows with the text
+        matches = phonenumbers.PhoneNumberMatcher(text, region,
+                                                  leniency=phonenumbers.Leniency.POSSIBLE)
+        if any(_dialable(m.number) for m in matches):
+            return text
+    raise InvalidInput("Please include a phone number (e.g. 07123 456789) or an e-mail "
+                       "address, so the office can reach them.")
 
 
 # --------------------------------------------------------------------------------------------

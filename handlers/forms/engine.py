@@ -85,6 +85,7 @@ class Field:
     cap_pence: Callable[[Scheme], int] | None = None
     show_if: Callable[[dict[str, Any]], bool] | None = None
     hint: str = ""                     # e.g. "e.g. 14/03 19:00 or tomorrow 7pm"
+    contact: bool = False              # text that must hold a phone number or e-mail address
 
     def shown(self, answers: dict[str, Any]) -> bool:
         return self.show_if is None or self.show_if(answers)
@@ -92,7 +93,14 @@ class Field:
     def question(self, scheme: Scheme) -> str:
         """The prompt as this office asks it: its examples name the office's own places
         (`{place_example}` and the rest of the scheme's words), never another office's."""
-        return self.prompt.format_map(scheme.words.model_dump())
+        words = scheme.words.model_dump()
+        if self.cap_pence is not None:
+            words["cap"] = parsers.format_money(self.cap_pence(scheme))
+        asked = self.prompt.format_map(words)
+        if self.kind == "text":
+            # Said before they type, so a long answer is not written only to be refused.
+            asked += f" Up to {self.max_chars:,} characters."
+        return asked
 
 
 Submit = Callable[[FormContext, dict[str, Any]], Awaitable[str]]
@@ -303,6 +311,8 @@ async def _parse(current: Field, state: dict[str, Any], answer: Answer,
         raise InvalidInput(f"I can't use {what} here. " + WRONG_KIND.get(
             kind, "Please type your answer."))
     text = answer.text
+    if kind == "text" and current.contact:
+        return parsers.parse_contact(text, max_chars=current.max_chars)
     if kind == "text":
         return parsers.parse_text(text, max_chars=current.max_chars, what=current.label.lower())
     if kind == "count":

@@ -226,10 +226,11 @@ GRANT = register(Form(
         Field("applicant_organisation", "Organisation", "Which organisation or group would "
               "receive the grant?", "text", max_chars=200),
         Field("applicant_contact", "Contact", "Who is their contact, and how can the office "
-              "reach them? (name and phone or email)", "text", max_chars=300),
+              "reach them? (a name, and a phone number or e-mail address)", "text",
+              max_chars=300, contact=True),
         Field("project", "Project", "What is the project, and how does it help the "
               "community?", "text", max_chars=2000),
-        Field("amount", "Amount", "How much do you recommend? (up to the cap, e.g. £750)",
+        Field("amount", "Amount", "How much do you recommend? (up to {cap})",
               "money", cap_pence=lambda scheme: scheme.limits.grant_cap_pence),
         Field("objectives", "Plan objectives", "Which objectives of the plan does it support? "
               "Tick all that apply, then Done.", "multi", choices=_objectives),

@@ -29,6 +29,7 @@ from storage.parsers import (
     format_when,
     over_cap_sentence,
     parse_choice,
+    parse_contact,
     parse_count,
     parse_date,
     parse_hours,
@@ -709,6 +710,76 @@ def test_text_never_crashes(text: str, max_chars: int) -> None:
     assert got == got.strip()
     got.encode("utf-8")  # storable: no lone surrogates
     assert "\x00" not in got and "\r" not in got
+
+
+# Nothing a person could read: symbols, punctuation, emoji, spaces and joiners only.
+WORDLESS = st.text(st.characters(categories=("So", "Sm", "Sk", "Po", "Ps", "Pe", "Pd", "Zs",
+                                             "Cf", "Mn")), min_size=1, max_size=40)
+
+
+@PROFILE
+@given(WORDLESS)
+def test_text_without_a_letter_or_digit_is_refused_with_a_sentence(typed: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_text(typed, max_chars=2_000, what="organisation")
+    assert refused.value.sentence.startswith("Please type your organisation")
+
+
+@PROFILE
+@given(WORDLESS, st.sampled_from(["a", "7", "é", "ש", "١"]), WORDLESS)
+def test_one_letter_or_digit_among_emoji_is_an_answer(before: str, word: str,
+                                                      after: str) -> None:
+    got = parse_text(before + word + after, max_chars=2_000)
+    assert any(ch.isalnum() for ch in got)  # kept (an accent may join the letter: NFC)
+
+
+NAMES = st.text(st.characters(categories=("Lu", "Ll"), max_codepoint=0x24F), min_size=1,
+                max_size=30)
+GB_NUMBERS = st.one_of(
+    st.from_regex(r"07[0-9]{3} [0-9]{6}", fullmatch=True),           # mobiles
+    st.from_regex(r"01[0-9]{3} [0-9]{6}", fullmatch=True),           # area codes
+    st.from_regex(r"\+44 ?7[0-9]{3} ?[0-9]{6}", fullmatch=True),
+)
+
+
+@PROFILE
+@given(NAMES, st.sampled_from([", ", " ", " - ", " on ", "\n"]), GB_NUMBERS)
+def test_a_contact_with_a_phone_number_is_kept_as_typed(name: str, between: str,
+                                                        number: str) -> None:
+    assert parse_contact(name + between + number) == name + between + number
+
+
+@PROFILE
+@given(NAMES, st.emails())
+def test_a_contact_with_an_email_address_is_kept(name: str, address: str) -> None:
+    typed = f"{name} {address}"
+    assume(len(typed) <= 300)
+    assert parse_contact(typed) == typed
+
+
+@PROFILE
+@given(st.text(st.characters(categories=("Lu", "Ll", "Zs"), include_characters=",.;!'"),
+               min_size=1, max_size=80),
+       st.one_of(st.none(), st.integers(0, 999_999).map(str), st.sampled_from(
+           ["999", "101", "2026", "14/03/2026", "@", "sam@", "sam@home", "x@y."])))
+def test_a_contact_with_no_way_to_reach_them_is_refused(words: str, extra: str | None) -> None:
+    typed = words if extra is None else f"{words} {extra}"
+    with pytest.raises(InvalidInput) as refused:
+        parse_contact(typed)
+    assert refused.value.sentence.startswith(("Please include a phone number",
+                                              "Please type your contact"))
+
+
+@PROFILE
+@given(HOSTILE_TEXT)
+def test_contact_never_crashes(typed: str) -> None:
+    try:
+        got = parse_contact(typed)
+    except InvalidInput as refused:
+        assert refused.sentence.startswith(("Please include", "Please type your contact",
+                                            "That's"))
+        return
+    assert 1 <= len(got) <= 300
 
 
 # ------------------------------------------------------------------------------------------

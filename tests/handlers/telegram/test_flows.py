@@ -176,13 +176,22 @@ async def test_bad_input_gets_a_sentence_and_the_question_again(emu, bot, ann, d
 
 async def test_grant_over_the_cap_is_refused_with_the_reason(emu, bot, ann, db) -> None:
     await ann.send_command("/grant")
-    await said(ann, "Which organisation")
+    asked = await said(ann, "Which organisation")
+    assert "Up to 200 characters." in asked.text
+    await ann.send_text("👍")
+    await said(ann, "Please type your organisation in words")
     await ann.send_text("Ludlow Youth Club")
     await said(ann, "Who is their contact")
+    for typed, reason in (("👍", "Please type your contact in words"),
+                          ("Sam Jones", "Please include a phone number"),
+                          ("Sam, room 101", "Please include a phone number")):
+        await ann.send_text(typed)
+        await said(ann, reason)
     await ann.send_text("Sam Jones, 01584 000000")
     await said(ann, "What is the project")
     await ann.send_text("Summer boxing sessions for 12–16 year olds")
-    await said(ann, "How much")
+    asked = await said(ann, "How much")
+    assert "(up to £1,000)" in asked.text
     for typed, reason in (("-5", "negative"), ("1k", "£"),
                           ("£1,000.50", "£1,000.50 is over the £1,000 limit for a grant")):
         await ann.send_text(typed)
