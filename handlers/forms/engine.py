@@ -263,7 +263,21 @@ async def take_answer(form: Form, state: dict[str, Any], answer: Answer,
         state.setdefault("labels", {})[current.name] = [[value, label]]
     state["options"].pop(current.name, None)
     advance(form, state)
+    if answer.text is not None and current.kind in READ_BACK and state["step"] != SUMMARY:
+        # What was understood from typed words, said before the next question: a slip
+        # ("tomorrow" meant Monday) is seen now, not only in the summary at the end.
+        state["read_back"] = [state["seq"], display(current, value, ctx.scheme)]
     return None
+
+
+READ_BACK = frozenset({"when", "date", "money"})
+
+
+def read_back(state: dict[str, Any]) -> str | None:
+    """The value just typed, as understood, while the question after it is being asked (any
+    later step — Back, Skip, another answer — moves `seq` on and drops it)."""
+    kept = state.get("read_back")
+    return kept[1] if kept and kept[0] == state["seq"] else None
 
 
 _PENDING = object()

@@ -52,7 +52,11 @@ def question(form: Form, state: dict[str, Any], options: list[Choice], scheme: S
     lines = []
     if refusal:
         lines.append(f"⚠️ {refusal}")
-    lines.append(current.question(scheme))
+    asked = current.question(scheme)
+    understood = engine.read_back(state)
+    if understood and not refusal:
+        asked = f"{understood} — next: {asked}"
+    lines.append(asked)
     if current.hint:
         lines.append(current.hint)
     buttons: list[list[InlineKeyboardButton]] = []
