@@ -183,7 +183,7 @@ class BenchDb:
                                         initial_state(form), now=NOW)
 
     async def check(self, emu: TelegramEmulator, form: engine.Form,
-                    sends: Sequence[tuple[FakeUser, str]]) -> None:
+                    sends: Sequence[tuple[FakeUser, str]], scheme: Scheme) -> None:
         """Each draft holds its user's answers in the order sent; each update was recorded
         once; each chat got one question per answer, asked in order."""
         sent: dict[int, list[str]] = {}
@@ -205,7 +205,7 @@ class BenchDb:
                 raise AssertionError(f"{self.label}: user {telegram_id}'s draft is out of order "
                                      f"or incomplete: step {state['step']!r}")
             asked = [message.text or "" for message in emu.chat(telegram_id).bot_activity]
-            wanted = [form.field(f"organisation_{index}").prompt
+            wanted = [form.field(f"organisation_{index}").question(scheme)
                       for index in range(1, len(typed) + 1)]
             if asked != wanted:
                 raise AssertionError(f"{self.label}: user {telegram_id} was asked "
@@ -277,7 +277,7 @@ async def run_form_bot(emu: TelegramEmulator, database: BenchDb, scheme: Scheme,
             await app.stop()
     finally:
         await app.shutdown()
-    await database.check(emu, form, sends)
+    await database.check(emu, form, sends, scheme)
     return result
 
 
