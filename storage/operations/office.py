@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import (Area, Engagement, EngagementStatus, Feedback, FollowUp,
-                            FollowUpStatus, GrantRecommendation, GrantStatus, Media, Meeting,
+                            FollowUpStatus, GrantRecommendation, GrantStatus, Meeting,
                             MeetingRsvp, Outbox, Person)
 from storage import outbox
 from storage.outbox import SLACK
@@ -228,37 +228,6 @@ async def latest_rewrite(session: AsyncSession, ref: str) -> Outbox | None:
     post once decided), so the clicked message can show it at once."""
     return await session.scalar(select(Outbox).where(Outbox.replaces_ref == ref)
                                 .order_by(Outbox.id.desc()).limit(1))
-
-
-def media_data(media: Media, engagement: Engagement | None, ambassador: Person | None,
-               ) -> dict[str, Any]:
-    """The data of a media post (as media_received carries it), from the record as it is."""
-    return {"media_id": media.id, "engagement_id": media.engagement_id, "kind": media.kind,
-            "safe_path": media.safe_path, "thumb_path": media.thumb_path,
-            "consent_given": media.consent_given, "children_present": media.children_present,
-            "guardian_consent": media.guardian_consent,
-            "ambassador": ambassador.name if ambassador else "",
-            "title": engagement.title if engagement else "", "caption": media.caption,
-            "review_status": media.review_status}
-
-
-async def queue_media_refresh(session: AsyncSession, scheme: Scheme, media_id: int,
-                              line: str) -> Outbox | None:
-    """Rewrite a media post after guardian consent is recorded (that operation queues no
-    message of its own), so the post shows the consent and loses its consent button."""
-    media = await session.get(Media, media_id)
-    if media is None:
-        return None
-    engagement = await session.get(Engagement, media.engagement_id)
-    ambassador = await session.get(Person, media.ambassador_id)
-    data = {**media_data(media, engagement, ambassador), "line": line}
-    row = Outbox(transport=SLACK, destination=scheme.channels.media, event="media_received",
-                 payload={"text": f"{media.kind.capitalize()} for "
-                                  f"{data['title']}: {line}", **data},
-                 replaces_ref=f"media:{media.id}:media")
-    outbox.queue_row(session, row)
-    await session.flush()
-    return row
 
 
 async def queue_slack_dm(session: AsyncSession, slack_id: str, event: str, text: str,
