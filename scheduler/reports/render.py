@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,12 +146,18 @@ def html_to_pdf(html: str) -> bytes:
 def _weasyprint_html() -> Any:
     """WeasyPrint's HTML, imported once, with Pillow's LOAD_TRUNCATED_IMAGES put back as it
     was: WeasyPrint switches it on for the whole process when imported, which would let the
-    media pipeline (same process) take a photo that was only partly sent as a whole one."""
+    media pipeline (same process) take a photo that was only partly sent as a whole one.
+    PDFs are drawn in worker threads: the lock keeps two first calls from reading the
+    setting while the other's import has it switched on."""
     from PIL import ImageFile
-    before = ImageFile.LOAD_TRUNCATED_IMAGES
-    from weasyprint import HTML
-    ImageFile.LOAD_TRUNCATED_IMAGES = before
+    with _WEASYPRINT_IMPORT:
+        before = ImageFile.LOAD_TRUNCATED_IMAGES
+        from weasyprint import HTML
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
     return HTML
+
+
+_WEASYPRINT_IMPORT = threading.Lock()
 
 
 def write(html: str, out: Path) -> Path:

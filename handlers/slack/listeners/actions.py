@@ -6,6 +6,7 @@ stale button remains. A refusal is one sentence shown only to the person who cli
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.slack import modals
 from handlers.slack.context import (STRANGER, Duplicate, SlackServices, action_key, check, once,
-                                    services, tell, who)
+                                    services, tell, view_key, who)
 from handlers.slack.home import HOME_INVITE, HOME_MEETING, HOME_REFRESH, home_view
 from handlers.slack.render import (FOLLOW_UP_ACK, FOLLOW_UP_ASSIGN, FOLLOW_UP_DONE,
                                    GRANT_APPROVE, GRANT_ASK, GRANT_DECLINE, GRANT_DEPUTY,
@@ -43,7 +44,7 @@ def _value(body: dict[str, Any]) -> str:
     return str((body.get("actions") or [{}])[0].get("value") or "")
 
 
-def _target_id(body: dict[str, Any]) -> int | None:
+def target_id(body: dict[str, Any]) -> int | None:
     """The record a button acts on: its value, or the number after ':' in its block id."""
     action = (body.get("actions") or [{}])[0]
     raw = action.get("value") or str(action.get("block_id", "")).rpartition(":")[2]
@@ -68,6 +69,54 @@ async def rewrite(client: AsyncWebClient, where: dict[str, Any],
                                  text=rendered["text"], blocks=rendered["blocks"])
     except SlackApiError as error:
         log.warning("could not rewrite the clicked message: %s", error.response.get("error"))
+
+
+async def allowed_to_open(body: dict[str, Any], context: AsyncBoltContext,
+                          client: AsyncWebClient, respond: AsyncRespond | None,
+                          action: Action, target_type: str) -> bool:
+    """The role check before a button opens a modal (the modal must open at once, with the
+    click's trigger id): True when the person may; False once they have been told why not
+    (a stranger, or the role matrix's sentence, audited against the clicked record)."""
+    svc = services(context)
+    person = await who(svc, body["user"]["id"])
+    if person is None:
+        await tell(respond, client, body, STRANGER)
+        return False
+    refusal = await check(svc, person, action, target_type=target_type,
+                          target_id=target_id(body))
+    if refusal:
+        await tell(respond, client, body, refusal)
+        return False
+    return True
+
+
+async def submit_and_rewrite(ack: Any, view: dict[str, Any], body: dict[str, Any],
+                             context: AsyncBoltContext, client: AsyncWebClient, field: str,
+                             work: Op, ref: Callable[[Person], str]) -> None:
+    """A modal that completes a button's decision (a reason, an excerpt): `work(session,
+    actor)` runs the operation once per submission; a refusal stays on `field`; then the
+    message the button was on is rewritten from the row the operation queued for `ref`."""
+    svc = services(context)
+    meta = json.loads(view.get("private_metadata") or "{}")
+    person = await who(svc, body["user"]["id"])
+    if person is None:
+        await ack(response_action="errors", errors={field: STRANGER})
+        return
+    rendered = None
+    try:
+        async with once(svc, view_key(view)) as s:
+            await work(s, person)
+            row = await office.latest_rewrite(s, ref(person))
+            if row is not None:
+                rendered = render(row.event, row.payload, svc.scheme.timezone)
+    except Duplicate:
+        await ack()
+        return
+    except Refused as refusal:
+        await ack(response_action="errors", errors={field: refusal.sentence})
+        return
+    await ack()
+    await rewrite(client, {"channel": meta.get("channel"), "ts": meta.get("ts")}, rendered)
 
 
 async def run_click(body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient,
@@ -108,7 +157,7 @@ def _decision_post(grant_id: int) -> Callable[[Person], str]:
 async def refer_grant(ack, body, context, client, respond) -> None:
     """The commissioning team sends a grant to the Commissioner."""
     await ack()
-    grant_id = _target_id(body)
+    grant_id = target_id(body)
     scheme = services(context).scheme
 
     async def work(s: AsyncSession, actor: Person) -> None:
@@ -120,7 +169,7 @@ async def refer_grant(ack, body, context, client, respond) -> None:
 async def approve_grant(ack, body, context, client, respond) -> None:
     """The Commissioner approves a referred grant; the fund pays for it or refuses."""
     await ack()
-    grant_id = _target_id(body)
+    grant_id = target_id(body)
     svc = services(context)
 
     async def work(s: AsyncSession, actor: Person) -> None:
@@ -140,17 +189,10 @@ def grant_step(step: str) -> Callable[..., Awaitable[None]]:
 
     async def open_reason(ack, body, context, client, respond) -> None:
         await ack()
-        svc = services(context)
-        person = await who(svc, body["user"]["id"])
-        if person is None:
-            await tell(respond, client, body, STRANGER)
+        if not await allowed_to_open(body, context, client, respond, STEP_ACTIONS[step],
+                                     "grant_recommendations"):
             return
-        grant_id = _target_id(body)
-        refusal = await check(svc, person, STEP_ACTIONS[step],
-                              target_type="grant_recommendations", target_id=grant_id)
-        if refusal:
-            await tell(respond, client, body, refusal)
-            return
+        grant_id = target_id(body)
         summary = (body.get("message") or {}).get("text", "") or f"Grant #{grant_id}"
         try:
             await client.views_open(trigger_id=body["trigger_id"], view=modals.grant_reason_view(
@@ -171,7 +213,7 @@ def _follow_up_ref(follow_up_id: int | None) -> Callable[[Person], str]:
 async def acknowledge_follow_up(ack, body, context, client, respond) -> None:
     """Someone in the office takes the follow-up."""
     await ack()
-    follow_up_id = _target_id(body)
+    follow_up_id = target_id(body)
     svc = services(context)
 
     async def work(s: AsyncSession, actor: Person) -> None:
@@ -184,7 +226,7 @@ async def acknowledge_follow_up(ack, body, context, client, respond) -> None:
 async def complete_follow_up(ack, body, context, client, respond) -> None:
     """The follow-up is done."""
     await ack()
-    follow_up_id = _target_id(body)
+    follow_up_id = target_id(body)
     svc = services(context)
 
     async def work(s: AsyncSession, actor: Person) -> None:
@@ -197,7 +239,7 @@ async def complete_follow_up(ack, body, context, client, respond) -> None:
 async def assign_follow_up(ack, body, context, client, respond) -> None:
     """Someone picked a person in the Assign user picker."""
     await ack()
-    follow_up_id = _target_id(body)
+    follow_up_id = target_id(body)
     picked = (body.get("actions") or [{}])[0].get("selected_user")
     svc = services(context)
 
@@ -243,7 +285,7 @@ def _media_work(body: dict[str, Any], context: AsyncBoltContext,
 def review_media(approve: bool) -> Callable[..., Awaitable[None]]:
     async def review(ack, body, context, client, respond) -> None:
         await ack()
-        media_id = _target_id(body)
+        media_id = target_id(body)
         scheme = services(context).scheme
 
         async def act(s: AsyncSession, actor: Person, shown: str | None) -> None:
@@ -260,7 +302,7 @@ def review_media(approve: bool) -> Callable[..., Awaitable[None]]:
 async def record_guardian_consent(ack, body, context, client, respond) -> None:
     """An officer records that a guardian consented; the post then loses this button."""
     await ack()
-    media_id = _target_id(body)
+    media_id = target_id(body)
     scheme = services(context).scheme
 
     async def act(s: AsyncSession, actor: Person, shown: str | None) -> None:
@@ -292,7 +334,7 @@ async def rsvp(ack, body, context, client, respond) -> None:
 async def cancel_meeting(ack, body, context, client, respond) -> None:
     """An officer cancels a meeting from the /ambassadors meetings list."""
     await ack()
-    meeting_id = _target_id(body)
+    meeting_id = target_id(body)
     svc = services(context)
 
     async def work(s: AsyncSession, actor: Person) -> None:

@@ -15,13 +15,13 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.slack import expenses as view
-from handlers.slack.context import STRANGER, Duplicate, check, once, services, tell, view_key, who
+from handlers.slack.context import services, tell
 from handlers.slack.home import home_view
-from handlers.slack.listeners.actions import _target_id, rewrite, run_click, where_clicked
-from handlers.slack.render import render
+from handlers.slack.listeners.actions import (allowed_to_open, run_click, submit_and_rewrite,
+                                             target_id, where_clicked)
 from storage.errors import Refused
 from storage.models import Person
-from storage.operations import expenses, office
+from storage.operations import expenses
 from storage.permissions import Action
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def _ref(claim_id: int | None) -> Any:
 async def approve_expense(ack, body, context, client, respond) -> None:
     """An officer or the deputy approves the claim."""
     await ack()
-    claim_id = _target_id(body)
+    claim_id = target_id(body)
     svc = services(context)
 
     async def work(s: AsyncSession, actor: Person) -> None:
@@ -47,17 +47,10 @@ async def approve_expense(ack, body, context, client, respond) -> None:
 def open_reason(step: str) -> Any:
     async def opener(ack, body, context, client, respond) -> None:
         await ack()
-        svc = services(context)
-        person = await who(svc, body["user"]["id"])
-        if person is None:
-            await tell(respond, client, body, STRANGER)
+        if not await allowed_to_open(body, context, client, respond, Action.APPROVE_EXPENSES,
+                                     "expense_claims"):
             return
-        claim_id = _target_id(body) or 0
-        refusal = await check(svc, person, Action.APPROVE_EXPENSES,
-                              target_type="expense_claims", target_id=claim_id)
-        if refusal:
-            await tell(respond, client, body, refusal)
-            return
+        claim_id = target_id(body) or 0
         summary = (body.get("message") or {}).get("text", "") or f"Expense claim #{claim_id}"
         try:
             await client.views_open(trigger_id=body["trigger_id"], view=view.reason_view(
@@ -76,32 +69,18 @@ async def record_reason(ack, body, view, context, client) -> None:
     step, claim_id = meta.get("step"), int(meta.get("claim_id") or 0)
     text = (((view["state"]["values"].get("reason") or {}).get("reason") or {})
             .get("value")) or ""
-    person = await who(svc, body["user"]["id"])
-    if person is None:
-        await ack(response_action="errors", errors={"reason": STRANGER})
-        return
-    rendered = None
-    try:
-        async with once(svc, view_key(view)) as s:
-            if step == "query":
-                await expenses.do_query_expense(s, svc.scheme, claim_id=claim_id, reason=text,
-                                                actor=person, now=svc.now())
-            elif step == "reject":
-                await expenses.do_reject_expense(s, svc.scheme, claim_id=claim_id, reason=text,
-                                                 actor=person, now=svc.now())
-            else:
-                raise Refused("That form is out of date; please click the button again.")
-            row = await office.latest_rewrite(s, expenses.office_ref(claim_id))
-            if row is not None:
-                rendered = render(row.event, row.payload, svc.scheme.timezone)
-    except Duplicate:
-        await ack()
-        return
-    except Refused as refusal:
-        await ack(response_action="errors", errors={"reason": refusal.sentence})
-        return
-    await ack()
-    await rewrite(client, {"channel": meta.get("channel"), "ts": meta.get("ts")}, rendered)
+
+    async def work(s: AsyncSession, actor: Person) -> None:
+        if step == "query":
+            await expenses.do_query_expense(s, svc.scheme, claim_id=claim_id, reason=text,
+                                            actor=actor, now=svc.now())
+        elif step == "reject":
+            await expenses.do_reject_expense(s, svc.scheme, claim_id=claim_id, reason=text,
+                                             actor=actor, now=svc.now())
+        else:
+            raise Refused("That form is out of date; please click the button again.")
+
+    await submit_and_rewrite(ack, view, body, context, client, "reason", work, _ref(claim_id))
 
 
 async def mark_paid(ack, body, context, client, respond) -> None:

@@ -12,14 +12,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.slack.blocks import context as note
-from handlers.slack.context import STRANGER, Duplicate, check, once, services, tell, view_key, who
-from handlers.slack.listeners.actions import _target_id, rewrite, where_clicked
+from handlers.slack.context import services, tell
+from handlers.slack.listeners.actions import (allowed_to_open, submit_and_rewrite, target_id,
+                                             where_clicked)
 from handlers.slack.modals import _modal, text_input
-from handlers.slack.render import OUTCOME_PUBLISH, render
+from handlers.slack.render import OUTCOME_PUBLISH
 from storage.errors import Refused
-from storage.operations import office
+from storage.models import Person
 from storage.operations.feedback import feedback_post_ref
 from storage.operations.outcomes import do_publish_outcome, excerpt_draft
 from storage.permissions import Action
@@ -47,17 +49,11 @@ def excerpt_view(feedback_id: int, draft: str, where: dict[str, Any]) -> dict[st
 async def open_excerpt(ack, body, context, client, respond) -> None:
     """Open the modal with the outcomes as the ambassador wrote them, after the role check."""
     await ack()
+    if not await allowed_to_open(body, context, client, respond, Action.REVIEW_MEDIA,
+                                 "feedback"):
+        return
     svc = services(context)
-    person = await who(svc, body["user"]["id"])
-    if person is None:
-        await tell(respond, client, body, STRANGER)
-        return
-    feedback_id = _target_id(body) or 0
-    refusal = await check(svc, person, Action.REVIEW_MEDIA, target_type="feedback",
-                          target_id=feedback_id)
-    if refusal:
-        await tell(respond, client, body, refusal)
-        return
+    feedback_id = target_id(body) or 0
     try:
         async with svc.db.transaction() as s:
             draft = await excerpt_draft(s, feedback_id=feedback_id)
@@ -77,26 +73,13 @@ async def publish_excerpt(ack, body, view, context, client) -> None:
     meta = json.loads(view.get("private_metadata") or "{}")
     feedback_id = int(meta.get("feedback_id") or 0)
     text = ((view["state"]["values"].get(FIELD) or {}).get(FIELD) or {}).get("value") or ""
-    person = await who(svc, body["user"]["id"])
-    if person is None:
-        await ack(response_action="errors", errors={FIELD: STRANGER})
-        return
-    rendered = None
-    try:
-        async with once(svc, view_key(view)) as s:
-            await do_publish_outcome(s, svc.scheme, feedback_id=feedback_id, excerpt=text,
-                                     actor=person, now=svc.now())
-            row = await office.latest_rewrite(s, feedback_post_ref(feedback_id))
-            if row is not None:
-                rendered = render(row.event, row.payload, svc.scheme.timezone)
-    except Duplicate:
-        await ack()
-        return
-    except Refused as refusal:
-        await ack(response_action="errors", errors={FIELD: refusal.sentence})
-        return
-    await ack()
-    await rewrite(client, {"channel": meta.get("channel"), "ts": meta.get("ts")}, rendered)
+
+    async def work(s: AsyncSession, actor: Person) -> None:
+        await do_publish_outcome(s, svc.scheme, feedback_id=feedback_id, excerpt=text,
+                                 actor=actor, now=svc.now())
+
+    await submit_and_rewrite(ack, view, body, context, client, FIELD, work,
+                             lambda actor: feedback_post_ref(feedback_id))
 
 
 def register(app: AsyncApp) -> None:

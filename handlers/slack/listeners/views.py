@@ -8,13 +8,14 @@ import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.slack import modals
 from handlers.slack.context import STRANGER, Duplicate, once, services, view_key, who
-from handlers.slack.listeners.actions import rewrite
-from handlers.slack.render import render
+from handlers.slack.listeners.actions import submit_and_rewrite
 from storage.errors import Refused
-from storage.operations import grants, meetings, office, people
+from storage.models import Person
+from storage.operations import grants, meetings, people
 from storage.parsers import parse_when
 
 
@@ -31,40 +32,28 @@ async def record_grant_step(ack, body, view, context, client) -> None:
     meta = json.loads(view.get("private_metadata") or "{}")
     step, grant_id = meta.get("step"), int(meta.get("grant_id") or 0)
     text = _value(view, "reason") or ""
-    person = await who(svc, body["user"]["id"])
-    if person is None:
-        await ack(response_action="errors", errors={"reason": STRANGER})
-        return
-    ref = (f"grant:{grant_id}:decision:{person.id}" if step == "reject"
-           else f"grant:{grant_id}:grants")
-    rendered = None
-    try:
-        async with once(svc, view_key(view)) as s:
-            if step == "ask":
-                await grants.do_request_grant_info(s, svc.scheme, grant_id=grant_id,
-                                                   question=text, actor=person)
-            elif step == "decline":
-                await grants.do_decline_grant(s, svc.scheme, grant_id=grant_id, reason=text,
-                                              actor=person, now=svc.now())
-            elif step == "deputy":
-                await grants.do_add_deputy_recommendation(s, svc.scheme, grant_id=grant_id,
-                                                          recommendation=text, actor=person)
-            elif step == "reject":
-                await grants.do_reject_grant(s, svc.scheme, grant_id=grant_id, reason=text,
-                                             actor=person, now=svc.now())
-            else:
-                raise Refused("That form is out of date; please click the button again.")
-            row = await office.latest_rewrite(s, ref)
-            if row is not None:
-                rendered = render(row.event, row.payload, svc.scheme.timezone)
-    except Duplicate:
-        await ack()
-        return
-    except Refused as refusal:
-        await ack(response_action="errors", errors={"reason": refusal.sentence})
-        return
-    await ack()
-    await rewrite(client, {"channel": meta.get("channel"), "ts": meta.get("ts")}, rendered)
+
+    async def work(s: AsyncSession, actor: Person) -> None:
+        if step == "ask":
+            await grants.do_request_grant_info(s, svc.scheme, grant_id=grant_id,
+                                               question=text, actor=actor)
+        elif step == "decline":
+            await grants.do_decline_grant(s, svc.scheme, grant_id=grant_id, reason=text,
+                                          actor=actor, now=svc.now())
+        elif step == "deputy":
+            await grants.do_add_deputy_recommendation(s, svc.scheme, grant_id=grant_id,
+                                                      recommendation=text, actor=actor)
+        elif step == "reject":
+            await grants.do_reject_grant(s, svc.scheme, grant_id=grant_id, reason=text,
+                                         actor=actor, now=svc.now())
+        else:
+            raise Refused("That form is out of date; please click the button again.")
+
+    def ref(actor: Person) -> str:
+        return (f"grant:{grant_id}:decision:{actor.id}" if step == "reject"
+                else f"grant:{grant_id}:grants")
+
+    await submit_and_rewrite(ack, view, body, context, client, "reason", work, ref)
 
 
 async def create_invite(ack, body, view, context) -> None:
