@@ -5,13 +5,12 @@ waiting for a decision and approved claims to pay, with "Mark paid"."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from typing import Any
 
 from handlers.slack.blocks import (actions, button, confirm, context, esc, fields, header,
                                    message, sections)
-from handlers.slack.modals import _modal, text_input
+from handlers.slack.modals import reason_modal
 from storage.models import ExpenseClaim
 from storage.parsers import format_date, format_money
 
@@ -79,13 +78,8 @@ def expense_news(payload: dict[str, Any], tz: str = "Europe/London") -> dict[str
 
 def reason_view(step: str, claim_id: int, summary: str, where: dict[str, Any]
                 ) -> dict[str, Any]:
-    spec = STEPS[step]
-    meta = json.dumps({"step": step, "claim_id": claim_id, **where})
-    return _modal(spec["title"], [*sections(esc(summary)),
-                                  text_input("reason", spec["label"], multiline=True,
-                                             max_length=2000)],
-                  callback_id=EXPENSE_REASON, submit=spec["submit"], close="Cancel",
-                  private_metadata=meta)
+    return reason_modal(STEPS[step], summary, EXPENSE_REASON,
+                        {"step": step, "claim_id": claim_id, **where})
 
 
 def _claim_line(claim: ExpenseClaim, name: str) -> str:

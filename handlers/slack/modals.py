@@ -29,7 +29,7 @@ GRANT_STEPS: dict[str, dict[str, Any]] = {
 }
 
 
-def _modal(title: str, blocks: list[dict[str, Any]], *, callback_id: str = "notice",
+def modal(title: str, blocks: list[dict[str, Any]], *, callback_id: str = "notice",
            submit: str | None = None, close: str = "Close",
            private_metadata: str = "") -> dict[str, Any]:
     view: dict[str, Any] = {"type": "modal", "callback_id": callback_id,
@@ -44,12 +44,12 @@ def _modal(title: str, blocks: list[dict[str, Any]], *, callback_id: str = "noti
 
 def notice_view(title: str, sentence: str) -> dict[str, Any]:
     """A modal that only says something (a refusal, a confirmation)."""
-    return _modal(title, sections(esc(sentence)))
+    return modal(title, sections(esc(sentence)))
 
 
 def loading_view(title: str) -> dict[str, Any]:
     """Opened at once with the trigger id (it expires in 3 s); filled by views.update."""
-    return _modal(title, [context("Loading…")])
+    return modal(title, [context("Loading…")])
 
 
 def text_input(block_id: str, label: str, *, multiline: bool = False, max_length: int = 2000,
@@ -82,13 +82,19 @@ def grant_reason_view(step: str, grant_id: int, summary: str,
                       where: dict[str, Any]) -> dict[str, Any]:
     """The reason (or question) for a grant step; `where` is the clicked message, so the
     submission can rewrite it at once."""
-    spec = GRANT_STEPS[step]
-    meta = json.dumps({"step": step, "grant_id": grant_id, **where})
-    return _modal(spec["title"], [*sections(esc(summary)),
-                                  text_input("reason", spec["label"], multiline=True,
-                                             max_length=2000)],
-                  callback_id=GRANT_REASON, submit=spec["submit"], close="Cancel",
-                  private_metadata=meta)
+    meta = {"step": step, "grant_id": grant_id, **where}
+    return reason_modal(GRANT_STEPS[step], summary, GRANT_REASON, meta)
+
+
+def reason_modal(spec: dict[str, Any], summary: str, callback_id: str,
+                 meta: dict[str, Any]) -> dict[str, Any]:
+    """A button's decision that needs a reason: what was clicked on, then the reason box
+    (`spec`: its title, label and submit words); `meta` comes back with the submission."""
+    return modal(spec["title"], [*sections(esc(summary)),
+                                 text_input("reason", spec["label"], multiline=True,
+                                            max_length=2000)],
+                 callback_id=callback_id, submit=spec["submit"], close="Cancel",
+                 private_metadata=json.dumps(meta))
 
 
 INVITABLE = ((Role.AMBASSADOR, "Ambassador"), (Role.OFFICER, "Engagement officer"),
@@ -97,7 +103,7 @@ INVITABLE = ((Role.AMBASSADOR, "Ambassador"), (Role.OFFICER, "Engagement officer
 
 
 def invite_view(scheme: Scheme) -> dict[str, Any]:
-    return _modal("Invite someone", [
+    return modal("Invite someone", [
         text_input("name", "Their name", max_length=120),
         select_input("role", "Role", [(label, role.value) for role, label in INVITABLE]),
         select_input("area", "Area (needed for an ambassador)",
@@ -106,7 +112,7 @@ def invite_view(scheme: Scheme) -> dict[str, Any]:
 
 
 def invite_done_view(name: str, code: str, link: str, days: int) -> dict[str, Any]:
-    return _modal("Invite created", [
+    return modal("Invite created", [
         *sections(f"Invite for *{esc(name)}* — single use, valid for {days} days.\n\n"
                   f"*Telegram:* send them this link: {esc(link)}\n"
                   f"*Slack:* they type `/ambassadors join {esc(code)}`"),
@@ -120,7 +126,7 @@ MEETING_LENGTHS = (("30 minutes", "30"), ("1 hour", "60"), ("1½ hours", "90"),
 
 
 def meeting_view(scheme: Scheme) -> dict[str, Any]:
-    return _modal("Schedule a meeting", [
+    return modal("Schedule a meeting", [
         select_input("kind", "Kind", list(MEETING_KINDS), radio=True),
         text_input("title", "Title", max_length=200,
                    placeholder="e.g. Quarterly ambassadors' meeting"),

@@ -18,7 +18,7 @@ from handlers.slack.blocks import context as note
 from handlers.slack.context import services, tell
 from handlers.slack.listeners.actions import (allowed_to_open, submit_and_rewrite, target_id,
                                              where_clicked)
-from handlers.slack.modals import _modal, text_input
+from handlers.slack.modals import modal, text_input
 from handlers.slack.render import OUTCOME_PUBLISH
 from storage.errors import Refused
 from storage.models import Person
@@ -37,7 +37,7 @@ INPUT_MAX = 3000
 
 def excerpt_view(feedback_id: int, draft: str, where: dict[str, Any]) -> dict[str, Any]:
     meta = json.dumps({"feedback_id": feedback_id, **where})
-    return _modal("Publishable excerpt", [
+    return modal("Publishable excerpt", [
         text_input(FIELD, "The outcome as it may be published", multiline=True,
                    max_length=INPUT_MAX, optional=True, initial=draft,
                    hint="Take out the name of any member of the public. Leave it empty to "
