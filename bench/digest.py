@@ -25,6 +25,7 @@ round by round (SQLite; ...); <ms> at <largest>`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import random
@@ -33,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import func, select, text
@@ -210,7 +212,7 @@ async def _load_postgres(db: Database, rows: Rows) -> None:
 # ---- measuring -----------------------------------------------------------------------------
 
 
-async def _load(url: str, count: int, dialect: str, path: Path | None) -> Database:
+async def load_history(url: str, count: int, dialect: str, path: Path | None) -> Database:
     db = Database(url)
     began = time.perf_counter()
     ambassadors = await _people(db)
@@ -252,6 +254,27 @@ def _report(dialect: str, sizes: list[int], digests: dict[int, list[float]],
     return scaling
 
 
+@contextlib.asynccontextmanager
+async def sized_databases(tmp: str, dialect: str, sizes: list[int], name: str,
+                          pg: str | None) -> AsyncIterator[dict[int, Database]]:
+    """One loaded database per history size on `dialect` (SQLite files under `tmp`, fresh
+    PostgreSQL databases named after `name`), disposed of afterwards."""
+    databases: dict[int, Database] = {}
+    try:
+        for count in sizes:
+            if dialect == "sqlite":
+                path = Path(tmp) / f"{name}-{count}.db"
+                databases[count] = await load_history(f"sqlite+aiosqlite:///{path}", count,
+                                                      dialect, path)
+            else:
+                url = await _fresh_pg(pg or "", f"bench_{name}_{count}")
+                databases[count] = await load_history(url, count, dialect, None)
+        yield databases
+    finally:
+        for db in databases.values():
+            await db.dispose()
+
+
 async def _main(sizes: list[int], rounds: int) -> tuple[dict[int, list[float]], float]:
     pg = os.environ.get("DATABASE_URL_PG")
     results: dict[int, list[float]] = {}
@@ -260,20 +283,8 @@ async def _main(sizes: list[int], rounds: int) -> tuple[dict[int, list[float]], 
         for dialect in ("sqlite", "postgresql"):
             if dialect == "postgresql" and not pg:
                 continue
-            databases: dict[int, Database] = {}
-            try:
-                for count in sizes:
-                    if dialect == "sqlite":
-                        path = Path(tmp) / f"digest-{count}.db"
-                        databases[count] = await _load(f"sqlite+aiosqlite:///{path}", count,
-                                                       dialect, path)
-                    else:
-                        url = await _fresh_pg(pg, f"bench_digest_{count}")
-                        databases[count] = await _load(url, count, dialect, None)
+            async with sized_databases(tmp, dialect, sizes, "digest", pg) as databases:
                 digests, floors = await _measure_all(databases, rounds)
-            finally:
-                for db in databases.values():
-                    await db.dispose()
             ratios = _report(dialect, sizes, digests, floors)
             if dialect == "sqlite":
                 results = digests

@@ -26,10 +26,9 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from bench.common import median_range, pairwise_ratios
-from bench.digest import SCHEME, _fresh_pg, _load
+from bench.digest import SCHEME, sized_databases
 from scheduler.reports.build import panel_report_html
 from scheduler.reports.render import html_to_pdf
 from storage.db import Database
@@ -77,20 +76,8 @@ async def _main(sizes: list[int], rounds: int) -> tuple[dict[int, list[float]], 
         for dialect in ("sqlite", "postgresql"):
             if dialect == "postgresql" and not pg:
                 continue
-            databases: dict[int, Database] = {}
-            try:
-                for count in sizes:
-                    if dialect == "sqlite":
-                        path = Path(tmp) / f"report-{count}.db"
-                        databases[count] = await _load(f"sqlite+aiosqlite:///{path}", count,
-                                                       dialect, path)
-                    else:
-                        url = await _fresh_pg(pg, f"bench_report_{count}")
-                        databases[count] = await _load(url, count, dialect, None)
+            async with sized_databases(tmp, dialect, sizes, "report", pg) as databases:
                 figures, pdfs = await _measure(databases, rounds)
-            finally:
-                for db in databases.values():
-                    await db.dispose()
             for count in sizes:
                 print(f"  {dialect} {count:>9,}: figures {median_range([t * 1000 for t in figures[count]])} ms, "
                       f"PDF {median_range(pdfs[count])} s")
