@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from storage.parsers import parse_money
 from storage.errors import InvalidInput
 from storage.finance.settings import Finance
+from storage.models import Role
+from storage.permissions import MATRIX, ROLE_NAMES, Action, who_may
 
 SCHEMES_DIR = Path(__file__).resolve().parent.parent / "schemes"
 DEFAULT_SCHEME_FILE = SCHEMES_DIR / "west-mercia.yaml"
@@ -159,6 +161,116 @@ class Words(_Strict):
     meeting_venue: str = Field("Town Hall", min_length=1)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Which part of the UK's bank holidays the office keeps, as the holidays library names it.
+BANK_HOLIDAY_REGIONS = {"england": "ENG", "wales": "WLS", "scotland": "SCT",
+                        "northern-ireland": "NIR", "none": None}
+
+
+def _weekdays(value: str) -> frozenset[int]:
+    """"mon-fri" or "mon,wed,fri" (or a mix) as Python weekday numbers (Monday is 0)."""
+    days: set[int] = set()
+    for part in value.replace(" ", "").lower().split(","):
+        first, _, last = part.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            raise ValueError(f"write the days as e.g. mon-fri or mon,wed,fri (not {value!r})")
+        start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+        if end < start:
+            raise ValueError(f"{part!r} runs backwards; write e.g. mon-fri")
+        days.update(range(start, end + 1))
+    return frozenset(days)
+
+
+class OfficeHours(_Strict):
+    """When the office is working: the clock an "acknowledge within 4 hours" runs on."""
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    days: str = "mon-fri"
+    opens: dt.time = Field(dt.time(9), alias="from")
+    closes: dt.time = Field(dt.time(17), alias="to")
+    bank_holidays: str = "england"
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        _weekdays(value)
+        return value
+
+    @field_validator("bank_holidays")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in BANK_HOLIDAY_REGIONS:
+            raise ValueError(f"{value!r} is not one of {', '.join(BANK_HOLIDAY_REGIONS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _opens_before_closing(self) -> OfficeHours:
+        if self.closes <= self.opens:
+            raise ValueError("the office must close after it opens (e.g. from 09:00 to 17:00)")
+        return self
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        return _weekdays(self.days)
+
+
+# The roles that may acknowledge an urgent item: only they can stop its escalation.
+ACKNOWLEDGERS = MATRIX[Action.HANDLE_FOLLOW_UP]
+
+
+def _acknowledger(role: str, named: str) -> Role:
+    try:
+        found = Role(role)
+    except ValueError:
+        found = None
+    if found not in ACKNOWLEDGERS:
+        raise ValueError(f"{named} {role!r} cannot acknowledge an urgent item: only "
+                         f"{who_may(Action.HANDLE_FOLLOW_UP)} can (write one of "
+                         f"{', '.join(sorted(r.value for r in ACKNOWLEDGERS))})")
+    return found
+
+
+class ChainStep(_Strict):
+    """One step of the escalation chain: everyone holding `role`, or the one person named
+    (who must hold that role when the step is reached)."""
+    role: Role
+    person: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.person or ROLE_NAMES[self.role]
+
+
+class Escalation(_Strict):
+    """Who hears of an urgent item nobody has acknowledged, and after how long."""
+    acknowledge_within_office_hours: float = Field(4, gt=0, le=24 * 7)
+    chain: list[ChainStep] = [ChainStep(role=Role.DEPUTY), ChainStep(role=Role.COMMISSIONER)]
+
+    @field_validator("chain", mode="before")
+    @classmethod
+    def _steps(cls, values: Any) -> Any:
+        if not isinstance(values, list) or not values:
+            raise ValueError("list at least one role, e.g. [deputy, commissioner]")
+        steps = []
+        for value in values:
+            if isinstance(value, str):
+                steps.append({"role": _acknowledger(value.strip(), "the role")})
+            elif isinstance(value, dict) and set(value) <= {"person", "role"}:
+                name = str(value.get("person") or "").strip()
+                if not name:
+                    raise ValueError("a chain step written as a mapping names a person, e.g. "
+                                     "{person: Dev Sharma, role: deputy}")
+                if "role" not in value:
+                    raise ValueError(f"the chain names {name} without a role; write "
+                                     f"{{person: {name}, role: deputy}} with the role they hold")
+                steps.append({"person": name,
+                              "role": _acknowledger(str(value["role"]).strip(),
+                                                    f"{name}'s role")})
+            else:
+                raise ValueError("each chain step is a role (deputy) or a person with their "
+                                 "role ({person: Dev Sharma, role: deputy})")
+        return steps
+
+
 class Scheme(_Strict):
     name: str = Field(min_length=1)
     office: str = Field(min_length=1)
@@ -180,6 +292,8 @@ class Scheme(_Strict):
     email: Email = Email()
     finance: Finance = Finance()
     words: Words = Words()
+    office_hours: OfficeHours = OfficeHours()
+    escalation: Escalation = Escalation()
 
     @field_validator("timezone")
     @classmethod
