@@ -166,37 +166,44 @@ def follow_up_buttons(follow_up_id: Any, status: str) -> dict[str, Any]:
     return actions(f"follow_up:{value}", elements)
 
 
+FOLLOW_UP_STATUS = {"open": "Open", "acknowledged": "👀 Acknowledged", "done": "✅ Done"}
+
+
 def follow_up_alert(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
+    """The alert, first posted and after every step: the same detail each time (what,
+    where, who reported it, the summary, the due date), its status, and each step taken with
+    who acted — a step adds a line and removes nothing. Buttons only while there is
+    something left to do."""
     urgency = payload.get("urgency") or "attention"
     needed = payload.get("follow_up_needed") or "office"
-    blocks = [header(f"{URGENCY.get(urgency, urgency)}: {payload.get('title', '')}"),
-              *fields([("Area", esc(payload.get("area"))),
-                       ("Reported by", esc(payload.get("ambassador"))),
+    status = payload.get("status") or "open"
+    title = payload.get("title") or "Follow-up"
+    owner = payload.get("owner")
+    blocks = [header(f"{URGENCY.get(urgency, urgency)}: {title}"),
+              *fields([("Area", esc(payload.get("area") or "—")),
+                       ("Reported by", esc(payload.get("ambassador") or "—")),
                        ("When", _when(payload.get("starts_at"), tz)),
                        ("Needs", FOLLOW_UP_NEEDED.get(needed, esc(needed))),
                        ("Due", _when(payload.get("due_at"), tz)),
-                       ("Status", "Open")]),
-              *sections(f"*What needs following up*\n{_quote(payload.get('follow_up_detail'))}"),
-              *sections(f"*Summary*\n{_quote(payload.get('summary'))}"),
-              context(f"Follow-up #{payload.get('follow_up_id', '?')}"),
-              follow_up_buttons(payload.get("follow_up_id"), "open")]
-    return message(payload.get("text", ""), blocks)
-
-
-def follow_up_updated(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
-    """The alert after a step. follow_ups.py sends only the step (`line`), not the alert's
-    details, so the rewrite shows the step; details in the payload are shown when present."""
-    status = payload.get("status") or "open"
-    mark = {"done": "✅", "acknowledged": "👀"}.get(status, "•")
-    details = []
-    if payload.get("follow_up_detail"):
-        details = sections(f"*What needs following up*\n{_quote(payload['follow_up_detail'])}")
-    blocks = [*sections(f"{mark} {esc(payload.get('text', ''))}"), *details,
-              context(f"Follow-up #{payload.get('follow_up_id', '?')} · {esc(status)} · "
-                      f"last change: {esc(payload.get('line', ''))}")]
+                       ("Status", FOLLOW_UP_STATUS.get(status, esc(status))
+                        + (f" · {esc(owner)}" if owner else ""))]),
+              *sections(f"*What needs following up*\n{_quote(payload.get('follow_up_detail'))}")]
+    if payload.get("summary"):
+        blocks += sections(f"*Summary*\n{_quote(payload['summary'])}")
+    steps = [str(step) for step in payload.get("steps") or []]
+    if not steps and payload.get("line"):        # a rewrite queued before steps were kept
+        steps = [str(payload["line"])]
+    if steps:
+        blocks += sections("*What has been done*\n" + "\n".join(f"• {esc(step)}"
+                                                                  for step in steps))
+    blocks.append(context(f"Follow-up #{payload.get('follow_up_id', '?')}"))
     if status != "done":
         blocks.append(follow_up_buttons(payload.get("follow_up_id"), status))
     return message(payload.get("text", ""), blocks)
+
+
+# A rewrite is drawn by the same function as the first post, so the two cannot drift apart.
+follow_up_updated = follow_up_alert
 
 
 def follow_up_assigned(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:

@@ -1,5 +1,6 @@
 """Follow-ups from feedback: acknowledge, assign, done (DESIGN §8: officer, Commissioner,
-deputy). Each change rewrites the alert in place so nobody acts on a stale message."""
+deputy). Each change rewrites the alert in place so nobody acts on a stale message, and the
+rewrite keeps everything the alert said (storage/operations/alerts.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import outbox
 from storage.audit import audit
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import Engagement, FollowUp, FollowUpStatus, Person, utcnow
+from storage.models import FollowUp, FollowUpStatus, Person, utcnow
+from storage.operations.alerts import queue_alert_step
 from storage.operations.people import OFFICE_ROLES
 from storage.parsers import format_when
 from storage.permissions import Action, require
@@ -41,14 +43,9 @@ async def _move(session: AsyncSession, scheme: Scheme, follow_up: FollowUp, acto
     await session.refresh(follow_up)
     audit(session, actor, action, target=follow_up, before=before,
           after={"status": follow_up.status, "owner_id": follow_up.owner_id})
-    engagement = await session.get(Engagement, follow_up.engagement_id)
-    outbox.to_channel(
-        session, scheme, "alerts", "follow_up_updated",
-        f"{follow_up.urgency.upper()}: {engagement.title if engagement else ''} — {line}",
-        data={"follow_up_id": follow_up.id, "status": follow_up.status,
-              "owner_id": follow_up.owner_id, "by": actor.name,
-              "at": utcnow().isoformat(), "line": line},
-        replaces_ref=f"follow_up:{follow_up.id}:alert")
+    # The rewrite carries the whole alert plus this step, never the step alone.
+    await queue_alert_step(session, scheme, follow_up, line, by=actor.name,
+                           at=utcnow().isoformat())
     return follow_up
 
 

@@ -1,0 +1,80 @@
+"""The alert of an urgent or attention follow-up, as one whole: what, where, who reported it,
+the summary and the due date, then every step taken on it (acknowledged, assigned, escalated,
+done) with who acted and when.
+
+Every operation that rewrites the alert post builds its payload here, from the records as
+they are now plus the steps the post already showed, so a rewrite can only add a line: an
+officer who opens the alert after three presses still sees what it was about.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import outbox
+from storage.models import Engagement, Feedback, FollowUp, Outbox, Person
+from storage.scheme import Scheme
+
+ALERT_EVENT = "follow_up_alert"
+UPDATED_EVENT = "follow_up_updated"
+
+
+def alert_ref(follow_up_id: int) -> str:
+    return f"follow_up:{follow_up_id}:alert"
+
+
+async def _steps_so_far(session: AsyncSession, follow_up_id: int) -> list[str]:
+    """The steps the alert shows now: those of its newest post or rewrite."""
+    ref = alert_ref(follow_up_id)
+    payload = await session.scalar(
+        select(Outbox.payload).where(or_(Outbox.ref == ref, Outbox.replaces_ref == ref))
+        .order_by(Outbox.id.desc()).limit(1))
+    steps = (payload or {}).get("steps")
+    return [str(step) for step in steps] if isinstance(steps, list) else []
+
+
+async def alert_payload(session: AsyncSession, follow_up: FollowUp) -> dict[str, Any]:
+    """What the alert shows, without its steps: the report it came from and the follow-up."""
+    data: dict[str, Any] = {}
+    engagement = (await session.get(Engagement, follow_up.engagement_id)
+                  if follow_up.engagement_id is not None else None)
+    feedback = (await session.get(Feedback, follow_up.feedback_id)
+                if follow_up.feedback_id is not None else None)
+    if engagement is not None:
+        data.update({"engagement_id": engagement.id, "title": engagement.title,
+                     "area": engagement.area.name if engagement.area else "",
+                     "place": engagement.place,
+                     "starts_at": engagement.starts_at.isoformat()})
+    if feedback is not None:
+        reporter = await session.get(Person, feedback.ambassador_id)
+        data.update({"feedback_id": feedback.id, "summary": feedback.summary,
+                     "ambassador": reporter.name if reporter else ""})
+    owner = (await session.get(Person, follow_up.owner_id)
+             if follow_up.owner_id is not None else None)
+    data.update({"follow_up_id": follow_up.id, "status": follow_up.status,
+                 "urgency": follow_up.urgency, "follow_up_needed": follow_up.needed_by,
+                 "follow_up_detail": follow_up.detail, "due_at": follow_up.due_at.isoformat(),
+                 "owner_id": follow_up.owner_id, "owner": owner.name if owner else None})
+    return data
+
+
+def headline(data: dict[str, Any]) -> str:
+    """The alert's plain-text line (notifications and screen readers read this)."""
+    where = ", ".join(part for part in (data.get("area"),) if part)
+    reporter = f" reported by {data['ambassador']}" if data.get("ambassador") else ""
+    return (f"{str(data.get('urgency', '')).upper()}: {data.get('title') or 'Follow-up'}"
+            f"{f' ({where})' if where else ''}{reporter} — {data.get('follow_up_detail', '')}")
+
+
+async def queue_alert_step(session: AsyncSession, scheme: Scheme, follow_up: FollowUp,
+                           step: str, *, by: str, at: str) -> Outbox:
+    """Rewrite the alert with `step` added to what it already shows."""
+    data = await alert_payload(session, follow_up)
+    steps = [*await _steps_so_far(session, follow_up.id), step]
+    text = f"{headline(data)} · {step}"
+    return outbox.to_channel(session, scheme, "alerts", UPDATED_EVENT, text,
+                             data={**data, "steps": steps, "line": step, "by": by, "at": at},
+                             replaces_ref=alert_ref(follow_up.id))
