@@ -282,14 +282,11 @@ def retention(dry_run: bool = typer.Option(False, "--dry-run", help="Say what wo
     """Remove what is past the scheme's retention periods (the daily job does this too)."""
     from scheduler.retention import enforce_retention
 
+    media_dir = _settings().media_dir
+
     async def work(db: Database, scheme: Scheme) -> str:
-        plan = await enforce_retention(db, scheme, dry_run=dry_run)
-        summary = plan.summary(scheme)
-        if dry_run and not plan.empty:
-            summary = summary.replace("Retention: ", "Retention would remove: ", 1)
-        elif not plan.empty:
-            summary = summary.replace("Retention: ", "Retention removed: ", 1)
-        return summary
+        plan = await enforce_retention(db, scheme, dry_run=dry_run, media_dir=media_dir)
+        return plan.summary(scheme, done=not dry_run)
 
     typer.echo(_run(work))
 

@@ -76,10 +76,12 @@ async def overdue_follow_ups(ctx: JobContext) -> int:
 
 async def retention(ctx: JobContext) -> int:
     """Remove what is past the scheme's retention periods (DESIGN §9)."""
-    plan = await enforce_retention(ctx.db, ctx.scheme, now=ctx.now)
+    # Media live beside the charts (both under MEDIA_DIR); originals are found by hash there.
+    plan = await enforce_retention(ctx.db, ctx.scheme, now=ctx.now,
+                                   media_dir=ctx.chart_dir.parent)
     if not plan.empty:
-        log.info("%s", plan.summary(ctx.scheme))
-    return len(plan.feedback_ids) + len(plan.media_ids) + plan.audit_lines
+        log.info("%s", plan.summary(ctx.scheme, done=True))
+    return sum(plan.counts().values())
 
 
 @dataclass(frozen=True)

@@ -126,9 +126,19 @@ class Limits(_Strict):
 
 
 class Retention(_Strict):
-    feedback_free_text_days: int = Field(gt=0)
-    media_days: int = Field(gt=0)
-    audit_detail_days: int = Field(gt=0)
+    """How long personal data is kept, in days; each entry of storage/personal_data.py names
+    one of these (or a limit) and scheduler/retention.py enforces them every night."""
+    feedback_free_text_days: int = Field(1095, gt=0)
+    media_days: int = Field(730, gt=0)
+    audit_detail_days: int = Field(2190, gt=0)
+    # A settled message (delivered, or given up on) keeps the fact of its delivery and loses
+    # its text and data: the record it told of is kept, with its own period, elsewhere.
+    delivered_message_days: int = Field(30, gt=0)
+    # Grants, the fund's ledger, hours and expense claims: six years, as for other financial
+    # records of a public body.
+    finance_days: int = Field(2190, gt=0)
+    # An invite's name, counted from when it expires (used or not).
+    invite_days: int = Field(90, gt=0)
     keep_media_originals: bool = False
 
 

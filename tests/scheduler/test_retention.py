@@ -1,20 +1,29 @@
-"""Retention (DESIGN §9): what is past the scheme's periods loses its free text, files and audit
-detail; the records and the figures stay; a dry run lists the same without changing anything."""
+"""Retention (DESIGN §9): what is past the scheme's periods loses its free text, files, message
+bodies, audit detail and abandoned drafts; the records and the figures stay; a dry run says
+the same sentence, with the same counts, without changing anything."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 
 import pytest
 from sqlalchemy import select
 
 from scheduler.retention import REMOVED, enforce_retention
 from storage.audit import audit
-from storage.models import AuditEvent, Engagement, Feedback, FollowUp, Media, Outbox
+from storage.media.store import ORIGINALS, PHOTOS, THUMBS, MediaStore
+from storage.models import (AuditEvent, Base, Engagement, ExpenseClaim, Feedback, FollowUp,
+                            FormDraft, FundLedgerEntry, GrantRecommendation, HoursEntry, Invite,
+                            Media, Outbox)
 from tests.storage.seed import Cast
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
+# Every piece of personal text the seed writes carries its age's marker, so a scan of the
+# whole database (and the media directory) finds any copy left behind.
+OLD, RECENT = "Zorblat", "Quennick"
 
 
 @pytest.fixture
@@ -22,73 +31,153 @@ async def cast(db, scheme) -> Cast:
     return await Cast.create(db, scheme)
 
 
-async def seed(db, cast: Cast, tmp_path) -> dict[str, int]:
+def _files(store: MediaStore, label: str) -> tuple[str, str, str]:
+    digest = hashlib.sha256(label.encode()).hexdigest()
+    paths = [store.path(PHOTOS, digest), store.path(THUMBS, digest),
+             store.path(ORIGINALS, digest, ".heic")]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(f"{label} photo of Mrs Jones".encode())
+    return digest, str(paths[0]), str(paths[1])
+
+
+async def seed(db, cast: Cast, store: MediaStore) -> dict[str, int]:
+    """One settled record of every kind holding personal text, long ago and last month."""
     ann = cast.ambassador
     ids: dict[str, int] = {}
     async with db.transaction() as s:
-        for label, when in (("old", NOW - dt.timedelta(days=1200)),
-                            ("recent", NOW - dt.timedelta(days=30))):
-            e = Engagement(ambassador_id=ann.id, area_id=ann.area_id, title=f"{label} meeting",
-                           kind="Other", place="Hall", starts_at=when,
-                           ends_at=when + dt.timedelta(hours=1), status="held")
+        for mark, when in ((OLD, NOW - dt.timedelta(days=3000)),
+                           (RECENT, NOW - dt.timedelta(days=20))):
+            e = Engagement(ambassador_id=ann.id, area_id=ann.area_id, title=f"{mark} meeting",
+                           kind="Other", place=f"{mark} Farm", starts_at=when,
+                           ends_at=when + dt.timedelta(hours=1), status="held",
+                           latitude=52.1, longitude=-2.9, cancel_reason=f"{mark} reason")
             s.add(e)
             await s.flush()
             f = Feedback(engagement_id=e.id, ambassador_id=ann.id, attendees=12,
-                         summary=f"{label}: Mrs Jones of 4 Church Lane said…",
-                         outcomes="Named people", follow_up_needed="office",
-                         follow_up_detail="Call Mrs Jones", submitted_at=when)
+                         summary=f"{mark}: Mrs Jones of 4 Church Lane said…",
+                         outcomes=f"{mark} outcomes", follow_up_needed="office",
+                         follow_up_detail=f"Call {mark}", submitted_at=when,
+                         public_outcome=f"{mark} excerpt")
             s.add(f)
             await s.flush()
             s.add(FollowUp(feedback_id=f.id, engagement_id=e.id, needed_by="office",
-                           urgency="routine", detail="Call Mrs Jones", status="done",
+                           urgency="routine", detail=f"Call {mark}", status="done",
                            due_at=when, created_at=when, done_at=when))
-            photo, thumb = tmp_path / f"{label}.jpg", tmp_path / f"{label}-thumb.jpg"
-            photo.write_bytes(b"jpeg")
-            thumb.write_bytes(b"jpeg")
-            m = Media(engagement_id=e.id, ambassador_id=ann.id, kind="photo",
-                      safe_path=str(photo), thumb_path=str(thumb), telegram_file_id="AgAD",
-                      created_at=when)
-            s.add(m)
+            digest, safe, thumb = _files(store, mark)
+            s.add(Media(engagement_id=e.id, ambassador_id=ann.id, kind="photo",
+                        content_hash=digest, safe_path=safe, thumb_path=thumb,
+                        telegram_file_id=f"AgAD{mark}", caption=f"Farmer {mark}",
+                        created_at=when))
+            g = GrantRecommendation(ambassador_id=ann.id, area_id=ann.area_id,
+                                    applicant_organisation=f"{mark} club",
+                                    applicant_contact=f"{mark}, 07700 900123",
+                                    project=f"{mark} project", amount_pence=10_000,
+                                    status="approved", info_request=f"{mark} info",
+                                    deputy_recommendation=f"{mark} deputy",
+                                    decision_reason=f"{mark} decision", decided_at=when,
+                                    created_at=when, updated_at=when)
+            s.add(g)
             await s.flush()
-            event = audit(s, ann, "file_feedback", target=f, before={"summary": "x"},
-                          after={"summary": "y"}, reason="because")
-            event.at = when - dt.timedelta(days=1000)
-            ids[label] = f.id
+            s.add(HoursEntry(person_id=ann.id, worked_on=when.date(), minutes=60,
+                             description=f"{mark} hours", created_at=when))
+            s.add(ExpenseClaim(person_id=ann.id, kind="travel", amount_pence=500,
+                               incurred_on=when.date(), description=f"{mark} bus",
+                               receipt_file_id=f"AgAD{mark}r", status="paid",
+                               created_at=when))
+            s.add(Invite(code=f"code-{when:%Y%m%d}", name=f"{mark} Invitee", role="ambassador",
+                         expires_at=when))
+            s.add(Outbox(transport="telegram", destination=str(ann.telegram_id),
+                         event="feedback_filed", payload={"text": f"{mark} said", "summary":
+                                                          f"{mark} summary"},
+                         status="sent", created_at=when, sent_at=when))
+            s.add(FormDraft(person_id=ann.id, transport="telegram", form=f"feedback-{mark}",
+                            active=False, state={"answers": {"summary": f"{mark} draft"}},
+                            updated_at=when if mark == OLD else NOW - dt.timedelta(days=3),
+                            expires_at=when + dt.timedelta(days=14)))
+            event = audit(s, ann, "file_feedback", target=f, before={"summary": f"{mark} x"},
+                          after={"summary": f"{mark} y"}, reason=f"{mark} because")
+            event.at = when
+            await s.flush()
+            ids[mark] = f.id
+            ids[f"{mark}-grant"] = g.id
+        # Not yet delivered, however old: still to be sent, so it keeps its text.
+        s.add(Outbox(transport="telegram", destination=str(ann.telegram_id), event="waiting",
+                     payload={"text": "still to send"}, status="pending",
+                     created_at=NOW - dt.timedelta(days=3000)))
+        s.add(FundLedgerEntry(fund_id=1, grant_id=ids[f"{OLD}-grant"], amount_pence=10_000,
+                              note=f"{OLD} club grant", created_at=NOW - dt.timedelta(days=3000)))
     return ids
 
 
-async def test_retention_removes_what_is_past_its_period_and_nothing_else(db, scheme, cast,
-                                                                          tmp_path) -> None:
-    ids = await seed(db, cast, tmp_path)
-    plan = await enforce_retention(db, scheme, now=NOW, dry_run=True)
-    assert plan.feedback_ids == [ids["old"]] and len(plan.follow_up_ids) == 1
-    assert len(plan.media_ids) == 1 and sorted(plan.files) == [
-        str(tmp_path / "old-thumb.jpg"), str(tmp_path / "old.jpg")]
-    assert plan.audit_lines == 1
-    assert "1 feedback reports" in plan.summary(scheme)
-    assert (tmp_path / "old.jpg").exists()                 # a dry run changes nothing
-
-    done = await enforce_retention(db, scheme, now=NOW)
-    assert done.feedback_ids == [ids["old"]]
+async def _everything(db) -> str:
+    """Every value of every column of every table, JSON as text."""
+    found = []
     async with db.transaction() as s:
-        old, recent = (await s.get(Feedback, ids["old"]), await s.get(Feedback, ids["recent"]))
-        follow_ups = {f.feedback_id: f.detail for f in (await s.scalars(select(FollowUp))).all()}
-        media = (await s.scalars(select(Media).order_by(Media.id))).all()
-        audits = (await s.scalars(select(AuditEvent).where(
-            AuditEvent.action == "file_feedback").order_by(AuditEvent.id))).all()
-        report = (await s.scalars(select(Outbox).where(
-            Outbox.event == "retention_report"))).all()
-    assert (old.summary, old.outcomes, old.follow_up_detail) == (REMOVED, None, None)
-    assert old.attendees == 12                            # the figures stay
-    assert recent.summary.startswith("recent:")
-    assert follow_ups == {ids["old"]: REMOVED, ids["recent"]: "Call Mrs Jones"}
-    assert (media[0].safe_path, media[0].telegram_file_id) == (None, None)
-    assert media[1].safe_path == str(tmp_path / "recent.jpg")
-    assert not (tmp_path / "old.jpg").exists() and (tmp_path / "recent.jpg").exists()
-    assert (audits[0].before, audits[0].reason) == (None, None)
-    assert audits[0].action == "file_feedback"            # who, what and when stay
-    assert audits[1].reason == "because"
-    assert len(report) == 1 and report[0].destination == "#ambassador-alerts"
+        for table in Base.metadata.sorted_tables:
+            for row in (await s.execute(select(table))).all():
+                found.append(json.dumps([table.name, *row], default=str, ensure_ascii=False))
+    return "\n".join(found)
 
-    again = await enforce_retention(db, scheme, now=NOW + dt.timedelta(days=1))
+
+def _media_files(store: MediaStore) -> list[str]:
+    return sorted(str(p) for p in store.root.rglob("*") if p.is_file())
+
+
+async def test_retention_leaves_no_expired_text_anywhere(db, scheme, cast, tmp_path) -> None:
+    store = MediaStore(tmp_path / "media")
+    ids = await seed(db, cast, store)
+    assert OLD in await _everything(db)
+
+    plan = await enforce_retention(db, scheme, now=NOW, dry_run=True, media_dir=store.root)
+    assert OLD in await _everything(db)                  # a dry run changes nothing
+    assert len(_media_files(store)) == 6
+    done = await enforce_retention(db, scheme, now=NOW, media_dir=store.root)
+
+    everything = await _everything(db)
+    leftovers = [line[:120] for line in everything.splitlines() if OLD in line]
+    assert leftovers == []
+    assert [f for f in _media_files(store) if OLD in open(f, encoding="utf-8").read()] == []
+    assert len(_media_files(store)) == 3                 # last month's photo is kept
+    assert everything.count(RECENT) >= 20                # and everything recent
+    assert done.counts() == plan.counts()
+    assert done.summary(scheme, done=True) == plan.summary(scheme).replace(
+        "would remove", "removed")
+
+    async with db.transaction() as s:
+        old = await s.get(Feedback, ids[OLD])
+        assert (old.summary, old.outcomes, old.attendees) == (REMOVED, None, 12)
+        message = (await s.scalars(select(Outbox).where(Outbox.event == "feedback_filed")
+                                   .order_by(Outbox.id))).first()
+        # the fact of delivery stays: who it went to, when, and that it arrived
+        assert (message.payload, message.status, message.sent_at) == (
+            {"text": REMOVED}, "sent", NOW - dt.timedelta(days=3000))
+        waiting = await s.scalar(select(Outbox).where(Outbox.event == "waiting"))
+        assert waiting.payload == {"text": "still to send"}
+        line = await s.scalar(select(AuditEvent).where(AuditEvent.action == "file_feedback")
+                              .order_by(AuditEvent.id))
+        assert (line.action, line.actor_id, line.before, line.reason) == (
+            "file_feedback", cast.ambassador.id, None, None)
+        drafts = (await s.scalars(select(FormDraft.form))).all()
+        assert drafts == [f"feedback-{RECENT}"]
+        report = (await s.scalars(select(Outbox).where(
+            Outbox.event == "retention_report"))).one()
+    assert report.payload["text"] == done.summary(scheme, done=True)
+    assert report.destination == scheme.channels.alerts
+
+    again = await enforce_retention(db, scheme, now=NOW + dt.timedelta(days=1),
+                                    media_dir=store.root)
     assert again.empty
+
+
+async def test_dry_run_and_job_say_the_same_sentence(db, scheme, cast, tmp_path) -> None:
+    store = MediaStore(tmp_path / "media")
+    await seed(db, cast, store)
+    plan = await enforce_retention(db, scheme, now=NOW, dry_run=True, media_dir=store.root)
+    sentence = plan.summary(scheme)
+    assert sentence.startswith("Retention would remove the personal data past its period from ")
+    assert "1 feedback reports (1,095 days)" in sentence
+    assert "1 photos or videos (730 days, 3 files)" in sentence
+    assert "delivered messages (30 days)" in sentence
+    done = await enforce_retention(db, scheme, now=NOW, media_dir=store.root)
+    assert done.summary(scheme, done=True) == sentence.replace("would remove", "removed")
