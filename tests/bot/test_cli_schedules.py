@@ -7,10 +7,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from storage.db import Database
+from storage.media.store import MediaStore
 from storage.models import Feedback, Outbox
 from storage.scheme import load_scheme
 from tests.bot.test_cli import cli, url  # noqa: F401 — the fixture runs on both databases
-from tests.scheduler.test_retention import seed
+from tests.scheduler.test_retention import OLD, seed
 from tests.storage.seed import Cast
 
 
@@ -53,18 +54,23 @@ async def test_retention_dry_run_says_what_would_go_and_changes_nothing(url: str
     db = Database(url)
     try:
         scheme = load_scheme(None)
-        ids = await seed(db, await Cast.create(db, scheme), tmp_path)
-        dry = cli(url, "retention", "--dry-run")
+        store = MediaStore(tmp_path / "media")
+        ids = await seed(db, await Cast.create(db, scheme), store)
+        dry = cli(url, "retention", "--dry-run", media_dir=store.root)
         assert dry.returncode == 0, dry.stderr
-        assert dry.stdout.startswith("Retention would remove: the free text of ")
+        assert dry.stdout.startswith("Retention would remove the personal data past its "
+                                     "period from 1 feedback reports (1,095 days), ")
         async with db.transaction() as s:
-            old = await s.get(Feedback, ids["old"])
-            assert old.summary.startswith("old: Mrs Jones")
-        done = cli(url, "retention")
-        assert done.returncode == 0 and done.stdout.startswith("Retention removed: ")
+            old = await s.get(Feedback, ids[OLD])
+            assert old.summary.startswith(f"{OLD}: Mrs Jones")
+        done = cli(url, "retention", media_dir=store.root)
+        assert done.returncode == 0, done.stderr
+        # the same sentence, the same counts: what the dry run promised is what was done
+        assert done.stdout == dry.stdout.replace("would remove", "removed")
         async with db.transaction() as s:
-            old = await s.get(Feedback, ids["old"])
+            old = await s.get(Feedback, ids[OLD])
             assert "Mrs Jones" not in (old.summary or "")
+        assert len([p for p in store.root.rglob("*") if p.is_file()]) == 3
         again = cli(url, "retention", "--dry-run")
         assert "nothing is past its retention period" in again.stdout
     finally:
