@@ -175,12 +175,17 @@ def _answer_of(message: Any) -> Answer:
                                "file_size": best.file_size,
                                "album": message.media_group_id,
                                "caption": message.caption}])
-    if message.document and (message.document.mime_type or "").startswith(("image/", "video/")):
+    if message.document:
+        # Any file is offered to a photo question, which judges it by its content as it
+        # arrives (a photo sent as a file is fine; a text file is refused by name); any other
+        # question says it can't use "a file".
         doc = message.document
-        return Answer(photos=[{"kind": "video" if doc.mime_type.startswith("video/") else "photo",
+        video = (doc.mime_type or "").startswith("video/")
+        return Answer(photos=[{"kind": "video" if video else "photo",
                                "file_id": doc.file_id, "file_unique_id": doc.file_unique_id,
                                "file_size": doc.file_size, "file_name": doc.file_name,
-                               "album": message.media_group_id, "caption": message.caption}])
+                               "album": message.media_group_id, "caption": message.caption}],
+                      other="file")
     if message.video:
         video = message.video
         return Answer(photos=[{"kind": "video", "file_id": video.file_id,
