@@ -21,6 +21,7 @@ from scheduler import digest as digest_module
 from scheduler.retention import enforce_retention
 from storage.db import Database
 from storage.operations import reminders
+from storage.operations import escalation as escalations
 from storage.scheme import Scheme
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,14 @@ async def retention(ctx: JobContext) -> int:
     return sum(plan.counts().values())
 
 
+async def escalation(ctx: JobContext) -> int:
+    """Urgent items nobody has acknowledged in the scheme's office hours, to the next person
+    in the scheme's chain (each step once, however often this runs)."""
+    async with ctx.db.transaction() as session:
+        return len(await escalations.do_escalate_unacknowledged(session, ctx.scheme,
+                                                                now=ctx.now))
+
+
 @dataclass(frozen=True)
 class JobSpec:
     id: str
@@ -98,6 +107,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("reminders", "feedback_nudges", hourly_reminders),
     JobSpec("overdue_follow_ups", "overdue_follow_ups", overdue_follow_ups),
     JobSpec("retention", "retention", retention),
+    JobSpec("escalation", "escalation", escalation),
 )
 JOBS_BY_ID = {job.id: job for job in JOBS}
 

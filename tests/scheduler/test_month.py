@@ -77,7 +77,9 @@ async def test_a_month_of_schedules_across_the_spring_clock_change(db, scheme,
     start, end = local(2026, 3, 9, 0, 0), local(2026, 4, 8, 0, 0)   # clocks go forward 29 Mar
     clock = ManualClock(start)
     # Six-hourly reminders keep the month quick (hourly across the change: test_runner.py).
-    scheme = scheme.model_copy(update={"schedules": Schedules(feedback_nudges="0 */6 * * *")})
+    # Escalation looks every minute in a real office; six-hourly here keeps the month quick.
+    scheme = scheme.model_copy(update={"schedules": Schedules(
+        feedback_nudges="0 */6 * * *", escalation="15 */6 * * *")})
     runner = ScheduleRunner(db, scheme, clock=clock, chart_dir=tmp_path / "charts",
                             election_interval=0.1, retry_delay=0.05)
     written: dict[tuple[str, str], list[str]] = defaultdict(list)   # (who, event) -> when
