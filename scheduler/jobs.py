@@ -20,7 +20,8 @@ from typing import Any
 from scheduler import digest as digest_module
 from scheduler.retention import enforce_retention
 from storage.db import Database
-from storage.operations import meeting_series, reminders
+from storage.operations import reminders
+from storage.operations import escalation as escalations
 from storage.scheme import Scheme
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,8 @@ async def monthly_hours_summary(ctx: JobContext) -> int:
 
 
 async def hourly_reminders(ctx: JobContext) -> int:
-    """The scheme's meetings of the coming quarter put in the diary (invitations with them);
-    feedback nudges and meeting reminders; and whatever people back from being away missed
-    this week or month (the catch-up question, the hours summary)."""
-    async with ctx.db.transaction() as session:
-        await meeting_series.do_plan_meetings(session, ctx.scheme, now=ctx.now)
+    """Feedback nudges and meeting reminders; and whatever people back from being away
+    missed this week or month (the catch-up question, the hours summary)."""
     sent = 0
     for step in (reminders.do_nudge_feedback, reminders.do_remind_meetings):
         async with ctx.db.transaction() as session:
@@ -87,6 +85,14 @@ async def retention(ctx: JobContext) -> int:
     return sum(plan.counts().values())
 
 
+async def escalation(ctx: JobContext) -> int:
+    """Urgent items nobody has acknowledged in the scheme's office hours, to the next person
+    in the scheme's chain (each step once, however often this runs)."""
+    async with ctx.db.transaction() as session:
+        return len(await escalations.do_escalate_unacknowledged(session, ctx.scheme,
+                                                                now=ctx.now))
+
+
 @dataclass(frozen=True)
 class JobSpec:
     id: str
@@ -101,6 +107,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("reminders", "feedback_nudges", hourly_reminders),
     JobSpec("overdue_follow_ups", "overdue_follow_ups", overdue_follow_ups),
     JobSpec("retention", "retention", retention),
+    JobSpec("escalation", "escalation", escalation),
 )
 JOBS_BY_ID = {job.id: job for job in JOBS}
 

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from storage.parsers import parse_money
 from storage.errors import InvalidInput
 from storage.finance.settings import Finance
-from storage.scheme_meetings import Meetings
 from storage.models import Role
 from storage.permissions import MATRIX, ROLE_NAMES, Action, who_may
 
@@ -66,6 +65,9 @@ class Schedules(_Strict):
     feedback_nudges: str = "0 * * * *"
     overdue_follow_ups: str = "0 9 * * mon-fri"
     retention: str = "30 2 * * *"
+    # Urgent items nobody has acknowledged in time go up the chain; each step once, so a
+    # frequent look costs nothing but makes "within 4 office hours" mean within a minute.
+    escalation: str = "* * * * *"
 
     @field_validator("*")
     @classmethod
@@ -303,7 +305,6 @@ class Scheme(_Strict):
     email: Email = Email()
     finance: Finance = Finance()
     words: Words = Words()
-    meetings: Meetings = Meetings()
     office_hours: OfficeHours = OfficeHours()
     escalation: Escalation = Escalation()
 

@@ -240,6 +240,9 @@ class ChatMessage:
     edited: bool = False
     deleted: bool = False
     sent_at: float = 0.0  # time.perf_counter() when it reached the emulator
+    # The text (or caption) it had before each edit, oldest first: Telegram shows only the
+    # latest, but a test can see what a person was shown on the way ("still checking…").
+    earlier: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str | None:
@@ -1396,6 +1399,8 @@ class TelegramEmulator:
         if unchanged and raw.get("reply_markup") == markup and (
                 not changes or message.parse_mode == parse_mode):
             raise _bad_request(_NOT_MODIFIED.removeprefix("Bad Request: "))
+        if changes:
+            message.earlier.append(raw.get("text") or raw.get("caption") or "")
         for key, value in changes.items():
             if value is None:
                 raw.pop(key, None)

@@ -256,10 +256,16 @@ class PageApi:
             raise Problem("Choose a photo or video to send.")
         data = upload.file.read()
         caption = str(form.get("caption") or "") or None
-        if (upload.content_type or "").startswith("video/"):
+        kind = upload.content_type or ""
+        if kind.startswith("video/"):
             message = await user.send_video(data, caption=caption)
-        else:
+        elif kind.startswith("image/"):
             message = await user.send_photo(data, caption)
+        else:
+            # A phone sends what is not a picture as a file, with its name: so does this.
+            message = await user.send_document(
+                data, file_name=Path(upload.filename or "file").name[:200] or "file",
+                mime_type=kind or "application/octet-stream", caption=caption)
         return web.json_response({"ok": True, "message": message.to_json()})
 
     async def telegram_document(self, request: web.Request) -> web.Response:

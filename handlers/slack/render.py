@@ -206,6 +206,15 @@ def follow_up_alert(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
 follow_up_updated = follow_up_alert
 
 
+def follow_up_escalated(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
+    """The alert sent to someone directly (the Commissioner, the deputy, the next in the
+    escalation chain): why it came to them, then the alert itself with its buttons."""
+    rendered = follow_up_alert(payload, tz)
+    if payload.get("reason"):
+        rendered["blocks"][1:1] = sections(f"*{esc(payload['reason'])}*")
+    return rendered
+
+
 def follow_up_assigned(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
     return message(payload.get("text", ""),
                    [*sections(f"📌 {esc(payload.get('text', ''))}"),
@@ -441,6 +450,7 @@ SLACK_RENDERERS: dict[str, Renderer] = {
     "feedback_filed": feedback_filed,
     "follow_up_alert": follow_up_alert,
     "follow_up_updated": follow_up_updated,
+    "follow_up_escalated": follow_up_escalated,
     "follow_up_assigned": follow_up_assigned,
     "media_received": media_received,
     "media_reviewed": media_reviewed,

@@ -17,8 +17,9 @@ from handlers.forms import engine
 from handlers.forms.engine import EDIT_MENU, SUMMARY, Answer, Form, FormContext
 from handlers.telegram import raw, render
 from handlers.telegram.context import Ctx
-from handlers.telegram.media import albums_of
-from storage.errors import Conflict, Refused
+from handlers.telegram.media import albums_of, subject
+from storage.errors import Conflict, MediaRefused, Refused
+from storage.media import naming
 from storage.models import Person
 from storage.operations import drafts, updates
 
@@ -114,8 +115,8 @@ def carry_on_markup(form: Form) -> InlineKeyboardMarkup:
 
 async def ask(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext,
               refusal: str | None = None) -> None:
-    """Send the current question (or the summary) as a new message (Telegram's answer is not
-    parsed: nothing needs the question's message id)."""
+    """Send the current question (or the summary) as a new message. A photo question's
+    message id is kept: the count of what arrives is edited into it (`show_count`)."""
     if state["step"] == SUMMARY:
         text, markup = render.summary(form, state, ctx.scheme, refusal)
     elif state["step"] == EDIT_MENU:
@@ -123,7 +124,35 @@ async def ask(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext,
     else:
         options = await engine.options_for(form, state, ctx)
         text, markup = render.question(form, state, options, ctx.scheme, ctx.now, refusal)
-    await raw.send_message(chat.get_bot(), chat.id, text, markup)
+    sent = await raw.send_message(chat.get_bot(), chat.id, text, markup)
+    albums = ctx.services.get("albums")
+    if sent is not None and albums is not None and _at_photos(form, state):
+        albums.counter_sent(chat.id, form.name, state["seq"], sent)
+
+
+def _at_photos(form: Form, state: dict[str, Any]) -> bool:
+    return state["step"] not in (SUMMARY, EDIT_MENU, None) and \
+        form.field(state["step"]).kind == "photos"
+
+
+async def show_count(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext, *,
+                     checking: int = 0) -> None:
+    """The photo question rewritten in place with how many have arrived ("Received 3 so
+    far", or that a big one is still being checked), keeping its one set of buttons; sent
+    anew when its message is not known (after a restart) or can no longer be edited."""
+    albums = ctx.services.get("albums")
+    message_id = albums.counter(chat.id, form.name, state["seq"]) if albums else None
+    if message_id is None:
+        if not checking:
+            await ask(chat, form, state, ctx)
+        return
+    text, markup = render.question(form, state, [], ctx.scheme, ctx.now, checking=checking)
+    try:
+        await chat.get_bot().edit_message_text(text, chat_id=chat.id, message_id=message_id,
+                                               reply_markup=markup)
+    except BadRequest as error:
+        if "not modified" not in error.message.lower() and not checking:
+            await ask(chat, form, state, ctx)
 
 
 async def start_form(update: Update, context: Ctx, person: Person, form: Form) -> None:
@@ -255,6 +284,7 @@ class Step:
     ask: bool = True
     photo: bool = False             # a photo taken: acknowledged as its album allows
     album: str | None = None
+    arrived: list[dict[str, Any]] | None = None  # the photos taken: checked once saved
 
 
 async def continue_form(update: Update, context: Ctx, person: Person, state: dict[str, Any],
@@ -280,7 +310,7 @@ async def take(ctx: FormContext, state: dict[str, Any], answer: Answer) -> Step:
         state.pop("picked_day", None)
     if refusal is None and current.kind == "photos" and state["step"] == current.name:
         return Step(form, state, ctx, None, photo=True,
-                    album=(answer.photos or [{}])[0].get("album"))
+                    album=(answer.photos or [{}])[0].get("album"), arrived=answer.photos)
     return Step(form, state, ctx, refusal)
 
 
@@ -296,19 +326,66 @@ async def tell(chat: Any, step: Step) -> None:
     """Send what a taken answer calls for (after its draft was saved). An album arrives as
     one update per photo: it is acknowledged once, with its count, when it has all come."""
     albums = step.ctx.services.get("albums")
+    if step.photo and await _refused_on_arrival(chat, step):
+        return
     if step.photo and albums is not None and albums.photo_taken(
             chat.id, step.album, lambda: _acknowledge_album(chat, step)):
         return
-    if step.ask:
+    if step.photo:
+        await show_count(chat, step.form, step.state, step.ctx)
+    elif step.ask:
         await ask(chat, step.form, step.state, step.ctx, step.refusal)
 
 
+async def _refused_on_arrival(chat: Any, step: Step) -> bool:
+    """What can be refused from a photo's size and header is refused as it arrives, naming
+    it, so the person knows which one while still sending (not after the consent questions
+    and Submit): it is taken out of the draft again and a line under the count says why.
+    The check fetches the file, so it runs here, after the arrival's transaction; the full
+    check still runs at Submit. True when one was refused."""
+    intake = step.ctx.services.get("media_intake")
+    check = getattr(intake, "check", None)
+    if check is None or not step.arrived:
+        return False
+    ids = [p.get("file_id") for p in step.state.get("pending_photos", [])]
+    for item in step.arrived:
+        if intake.is_big(item):
+            await show_count(chat, step.form, step.state, step.ctx,
+                             checking=len(step.arrived))
+        try:
+            await check(step.ctx, item)
+        except MediaRefused as refusal:
+            number = ids.index(item["file_id"]) + 1 if item["file_id"] in ids else len(ids)
+            log.info("media refused as it arrived (item %d)", number)
+            state = await _drop_pending(step.ctx, step.state, item["file_id"])
+            if state is not None:
+                await show_count(chat, step.form, state, step.ctx)
+            await chat.send_message(f"⚠️ {naming(refusal.sentence, subject(item, number))}")
+            return True
+    return False
+
+
+async def _drop_pending(ctx: FormContext, taken: dict[str, Any],
+                        file_id: str) -> dict[str, Any] | None:
+    """The draft without a refused photo (None: the form moved on meanwhile)."""
+    async with ctx.db.transaction() as s:
+        draft = await drafts.load_draft(s, ctx.person, TRANSPORT, now=ctx.now)
+        state = dict(draft.state) if draft is not None else None
+        if state is None or (state["form"], state["seq"]) != (taken["form"], taken["seq"]):
+            return None
+        state["pending_photos"] = [p for p in state.get("pending_photos", [])
+                                   if p.get("file_id") != file_id]
+        await drafts.save_draft(s, ctx.scheme, ctx.person, TRANSPORT, state["form"], state,
+                                now=ctx.now)
+    return state
+
+
 async def _acknowledge_album(chat: Any, step: Step) -> None:
-    """The question asked again from the draft as it is now, if the form is still at it."""
+    """The count shown from the draft as it is now, if the form is still at the question."""
     state = await load(step.ctx)
-    if state is not None and (state["form"], state["step"]) == (step.state["form"],
-                                                                 step.state["step"]):
-        await ask(chat, step.form, state, step.ctx)
+    if state is not None and (state["form"], state["step"], state["seq"]) == (
+            step.state["form"], step.state["step"], step.state["seq"]):
+        await show_count(chat, step.form, state, step.ctx)
 
 
 def _on_picked_day(state: dict[str, Any], typed: str) -> str:

@@ -20,12 +20,13 @@ from telegram import Bot, InlineKeyboardMarkup
 
 
 async def send_message(bot: Bot, chat_id: int, text: str,
-                       reply_markup: InlineKeyboardMarkup | None = None) -> None:
-    """sendMessage, the answer not parsed (the message id is not needed)."""
+                       reply_markup: InlineKeyboardMarkup | None = None) -> int | None:
+    """sendMessage, the answer not parsed into a Message: only its id is read."""
     params: dict[str, Any] = {"chat_id": chat_id, "text": text}
     if reply_markup is not None:
         params["reply_markup"] = reply_markup
-    await bot.do_api_request("sendmessage", api_kwargs=params)
+    sent = await bot.do_api_request("sendmessage", api_kwargs=params)
+    return sent.get("message_id") if isinstance(sent, dict) else None
 
 
 async def get_updates(bot: Bot, *, offset: int | None, timeout: int,

@@ -47,7 +47,11 @@ def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKe
 
 
 def question(form: Form, state: dict[str, Any], options: list[Choice], scheme: Scheme,
-             now: dt.datetime, refusal: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+             now: dt.datetime, refusal: str | None = None, *, checking: int = 0
+             ) -> tuple[str, InlineKeyboardMarkup]:
+    """The question with its buttons. `checking`: how many of the photos received are big
+    ones still being fetched and checked (said in the count until they are taken or
+    refused)."""
     current = form.field(state["step"])
     lines = []
     if refusal:
@@ -96,7 +100,10 @@ def question(form: Form, state: dict[str, Any], options: list[Choice], scheme: S
                           for i, o in enumerate(options)], 2)
     elif current.kind == "photos":
         pending = len(state.get("pending_photos", []))
-        if pending:
+        if checking:
+            lines.append(f"Received {pending - checking} — the big one is still being "
+                         "checked…")
+        elif pending:
             lines.append(f"Received {pending} so far. Send more, or tap Done.")
         buttons.append([InlineKeyboardButton("Done ✔", callback_data=data(state, "done"))])
     buttons.append(_controls(form, state))

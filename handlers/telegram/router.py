@@ -175,12 +175,17 @@ def _answer_of(message: Any) -> Answer:
                                "file_size": best.file_size,
                                "album": message.media_group_id,
                                "caption": message.caption}])
-    if message.document and (message.document.mime_type or "").startswith(("image/", "video/")):
+    if message.document:
+        # Any file is offered to a photo question, which judges it by its content as it
+        # arrives (a photo sent as a file is fine; a text file is refused by name); any other
+        # question says it can't use "a file".
         doc = message.document
-        return Answer(photos=[{"kind": "video" if doc.mime_type.startswith("video/") else "photo",
+        video = (doc.mime_type or "").startswith("video/")
+        return Answer(photos=[{"kind": "video" if video else "photo",
                                "file_id": doc.file_id, "file_unique_id": doc.file_unique_id,
                                "file_size": doc.file_size, "file_name": doc.file_name,
-                               "album": message.media_group_id, "caption": message.caption}])
+                               "album": message.media_group_id, "caption": message.caption}],
+                      other="file")
     if message.video:
         video = message.video
         return Answer(photos=[{"kind": "video", "file_id": video.file_id,
@@ -425,8 +430,7 @@ async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:
         _, meeting_id, answer = raw.split("|")
         async with context.services.db.transaction() as s:
             await updates.mark_processed(s, updates.telegram_key(update.update_id))
-            await meetings.do_rsvp(s, context.services.scheme, meeting_id=int(meeting_id),
-                                   answer=answer,
+            await meetings.do_rsvp(s, meeting_id=int(meeting_id), answer=answer,
                                    actor=await people.get_person(s, person.id),
                                    now=context.services.clock())
     except (ValueError, Refused) as problem:

@@ -13,8 +13,10 @@ from storage.media.pipeline import (
     PhotoLimits,
     SafePhoto,
     check_photo_bytes,
+    check_photo_header,
     check_size_before_download,
     content_hash,
+    naming,
     process_photo_bytes,
 )
 from storage.media.pool import PhotoProcessor
@@ -31,7 +33,9 @@ __all__ = [
     "SafePhoto",
     "StoredVideo",
     "check_photo_bytes",
+    "check_photo_header",
     "check_size_before_download",
     "content_hash",
+    "naming",
     "process_photo_bytes",
 ]

@@ -180,6 +180,28 @@ def sniff_photo_format(head: bytes) -> str:
                        f"Please send a {ACCEPTED_WORDS} photo.")
 
 
+def check_photo_header(data: bytes, limits: PhotoLimits = PhotoLimits()) -> tuple[int, int]:
+    """Everything that can be refused without decoding a pixel: the content's kind and the
+    size its header declares (a 12,000 × 12,000 PNG is refused in milliseconds). Used as a
+    photo arrives, so the person hears at once; `process_photo_bytes` checks all of it again
+    and decodes. Returns (width, height)."""
+    fmt = check_photo_bytes(data, max_bytes=limits.max_bytes)
+    with _open_checked(data, fmt, limits) as im:
+        return im.size
+
+
+_THAT = re.compile(r"That(?:'s\b| (?:photo|file|picture|video)\b)?")
+
+
+def naming(sentence: str, subject: str) -> str:
+    """A refusal about "that photo" said of the file it was, so someone who sent several
+    knows which: ("That file isn't a photo…", "“notes.txt”") → "“notes.txt” isn't a photo…"."""
+    said = _THAT.match(sentence)
+    if said is None:
+        return f"{subject}: {sentence}"
+    return subject + (" is" if said.group(0) == "That's" else "") + sentence[said.end():]
+
+
 def process_photo_bytes(data: bytes, limits: PhotoLimits = PhotoLimits(), *,
                         known_hash: str | None = None) -> SafePhoto:
     """The whole recipe: refuse, or return the safe 1,600 px JPEG and the thumbnail.

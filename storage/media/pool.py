@@ -32,6 +32,7 @@ from storage.media.pipeline import (
     DEFAULT_MAX_PIXELS,
     PhotoLimits,
     check_photo_bytes,
+    check_photo_header,
 )
 from storage.media.store import MediaStore, ProcessedPhoto, StoredVideo
 
@@ -102,6 +103,11 @@ class PhotoProcessor:
                 return await self._run(data, filename_hint)
         finally:
             self._waiting -= 1
+
+    async def check_header(self, data: bytes) -> tuple[int, int]:
+        """`check_photo_header` in a thread: no pixel is decoded, but a HEIF container is
+        parsed, which is not for the event loop. Raises `MediaRefused` with a sentence."""
+        return await asyncio.to_thread(check_photo_header, data, self.limits)
 
     async def store_video(self, data: bytes, thumb: bytes | None,
                           file_id: str | None) -> StoredVideo:

@@ -14,6 +14,7 @@ from storage.audit import audit, snapshot
 from storage.errors import Conflict, InvalidInput
 from storage.models import (Engagement, EngagementStatus, Feedback, FeedbackGroup,
                             FeedbackTopic, FollowUp, FollowUpNeeded, Person, Urgency, utcnow)
+from storage.operations import escalation
 from storage.operations.engagements import get_own_engagement
 from storage.parsers import format_when
 from storage.operations.hours import record_engagement_hours
@@ -141,11 +142,13 @@ async def do_file_feedback(
         audit(session, actor, "open_follow_up", target=follow_up,
               after=snapshot(follow_up, "needed_by", "urgency", "due_at"))
         if level is not Urgency.ROUTINE:
+            # Urgent and for the Commissioner: to the Commissioner and the deputy directly too.
+            steps = await escalation.send_at_once(session, scheme, follow_up, now=now)
             outbox.to_channel(
                 session, scheme, "alerts", "follow_up_alert",
                 f"{level.value.upper()}: {engagement.title} ({area}, {when}) reported by "
                 f"{actor.name}. Needs {NEEDED_BY_LABEL[needed]}: {detail}",
                 data={**data, "follow_up_id": follow_up.id, "status": follow_up.status,
-                      "due_at": due.isoformat()},
+                      "due_at": due.isoformat(), "steps": steps},
                 ref=f"follow_up:{follow_up.id}:alert")
     return feedback

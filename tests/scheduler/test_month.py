@@ -23,7 +23,6 @@ from scheduler.runner import ManualClock, ScheduleRunner
 from storage.models import Engagement, Feedback, FollowUp, Meeting, Outbox, Person
 from storage.scheme import Schedules
 from tests.scheduler.test_digest import _png_size
-from storage.scheme_meetings import Meetings
 from tests.storage.seed import Cast
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -72,16 +71,15 @@ async def seed(db, cast: Cast) -> None:
 
 async def test_a_month_of_schedules_across_the_spring_clock_change(db, scheme,
                                                                    tmp_path) -> None:
-    # The one meeting seeded is followed here; the scheme's own series has its own tests
-    # (tests/storage/test_meeting_series.py).
-    scheme = scheme.model_copy(update={"meetings": Meetings()})
     cast = await Cast.create(db, scheme)
     await seed(db, cast)
     ann, bob = cast.ambassador, cast.other_ambassador
     start, end = local(2026, 3, 9, 0, 0), local(2026, 4, 8, 0, 0)   # clocks go forward 29 Mar
     clock = ManualClock(start)
     # Six-hourly reminders keep the month quick (hourly across the change: test_runner.py).
-    scheme = scheme.model_copy(update={"schedules": Schedules(feedback_nudges="0 */6 * * *")})
+    # Escalation looks every minute in a real office; six-hourly here keeps the month quick.
+    scheme = scheme.model_copy(update={"schedules": Schedules(
+        feedback_nudges="0 */6 * * *", escalation="15 */6 * * *")})
     runner = ScheduleRunner(db, scheme, clock=clock, chart_dir=tmp_path / "charts",
                             election_interval=0.1, retry_delay=0.05)
     written: dict[tuple[str, str], list[str]] = defaultdict(list)   # (who, event) -> when

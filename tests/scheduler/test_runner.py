@@ -18,7 +18,6 @@ from storage.models import (Base, Engagement, Feedback, FollowUp, Meeting, Outbo
                             ScheduleState)
 from storage.scheme import Schedules
 from tests.scheduler.outage import Outage
-from storage.scheme_meetings import Meetings
 from tests.storage.seed import Cast
 
 UTC = dt.UTC
@@ -94,14 +93,13 @@ async def test_a_month_across_the_october_clock_change(db, scheme, runners) -> N
     """Every schedule fires at its local time before and after the clocks go back (25 Oct),
     each sends what it should, once. (The hourly reminders run six-hourly here to keep the
     test quick; the hourly schedule across the change is the next test.)"""
-    # The one meeting seeded is followed here; the scheme's own series has its own tests
-    # (tests/storage/test_meeting_series.py).
-    scheme = scheme.model_copy(update={"meetings": Meetings()})
     cast = await Cast.create(db, scheme)
     await seed_month(db, cast)
     start, end = local(2026, 10, 5, 0, 0), local(2026, 11, 4, 0, 0)
     clock = ManualClock(start)
-    scheme = scheme.model_copy(update={"schedules": Schedules(feedback_nudges="0 */6 * * *")})
+    # Escalation looks every minute in a real office; six-hourly here keeps the month quick.
+    scheme = scheme.model_copy(update={"schedules": Schedules(
+        feedback_nudges="0 */6 * * *", escalation="15 */6 * * *")})
     runner = runners(db, scheme, clock)
     await runner.start()
     assert await runner.wait_until_leader()
@@ -179,7 +177,8 @@ async def test_missed_runs_while_down_run_once_then_on_schedule(db, scheme, runn
     first = runners(db, scheme, clock)
     await first.start()
     assert await first.wait_until_leader()
-    assert await first.tick() == []
+    # Only escalation, which looks every minute, is due on a Sunday afternoon.
+    assert [r.job_id for r in await first.tick()] == ["escalation"]
     await first.stop()
 
     clock.set(local(2026, 11, 25, 12, 0))                   # Wednesday, three weeks later
@@ -189,7 +188,7 @@ async def test_missed_runs_while_down_run_once_then_on_schedule(db, scheme, runn
     ran = await second.tick()
     assert Counter(r.job_id for r in ran) == {"weekly_digest": 1, "weekly_catch_up": 1,
                                               "reminders": 1, "overdue_follow_ups": 1,
-                                              "retention": 1}
+                                              "retention": 1, "escalation": 1}
     digest = next(r for r in ran if r.job_id == "weekly_digest")
     assert digest.scheduled == local(2026, 11, 23, 8, 0)    # the last one missed
     assert (await events(db))["weekly_digest"] == 2

@@ -95,7 +95,7 @@ async def test_a_damaged_file_is_named_and_the_good_one_kept(setup, db) -> None:
     await ann.send_photo(jpeg_with_gps())
     await said(ann, "Received 1 so far")
     await ann.send_document(b"this is not a photo at all", "holiday.jpg", "image/jpeg")
-    await said(ann, "Received 2 so far")
+    await said(ann, "“holiday.jpg” isn't a photo")  # as it arrives (test_photos_on_arrival.py)
     await ann.press("Done ✔")
     await said(ann, "Did everyone shown agree")
     await ann.press("Yes")
@@ -106,7 +106,7 @@ async def test_a_damaged_file_is_named_and_the_good_one_kept(setup, db) -> None:
     await said(ann, "please check")
     await ann.press("✅ Submit")
     done = await said(ann, "1 item sent to the office for review", timeout=20)
-    assert "Not used: #2:" in done.text
+    assert "Not used" not in done.text
     [row] = await media_rows(db)
     assert row.children_present and row.caption == "Taken at the dog show"
 
