@@ -112,7 +112,9 @@ async def _element(f: Field, ctx: FormContext, answers: dict[str, Any],
     element = {"type": "plain_text_input", "action_id": action_id,
                "multiline": f.kind == "text" and f.max_chars > 200}
     if f.kind == "text":
-        element["max_length"] = min(f.max_chars, 3000)
+        # One more than the limit: Slack's client would otherwise cut a paste silently at the
+        # limit; this way a text too long reaches the form, which says so in its own words.
+        element["max_length"] = min(f.max_chars + 1, 3000)
     placeholder = f.hint or engine.WRONG_KIND.get(f.kind, "").removeprefix("Please type ")
     if placeholder and f.kind != "text":
         element["placeholder"] = plain(placeholder, 150)

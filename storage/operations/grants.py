@@ -21,7 +21,7 @@ from storage.models import (Engagement, Fund, FundLedgerEntry, GrantRecommendati
                             Person, PlanObjective, Role, utcnow)
 from storage.operations.funds import fund_for_decision, period_label
 from storage.operations.people import active_people_with_role, the_fund
-from storage.parsers import format_money, format_when, over_cap_sentence
+from storage.parsers import format_money, format_when, over_cap_sentence, parse_contact
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -95,6 +95,12 @@ async def do_recommend_grant(
             raise InvalidInput("Please pick one of your own engagements.", field="engagement")
     if actor.area_id is None:
         raise InvalidInput("Your account has no area yet; please ask the office to set it.")
+    try:
+        # Here, not only in the forms, so that no door (Telegram, Slack, whatever comes next)
+        # can leave the office with a contact it cannot reach.
+        contact = parse_contact(contact, max_chars=300)
+    except InvalidInput as refusal:
+        raise InvalidInput(refusal.sentence, field="applicant contact") from None
     grant = GrantRecommendation(
         ambassador_id=actor.id, area_id=actor.area_id, engagement_id=engagement_id,
         applicant_organisation=organisation, applicant_contact=contact, project=project_text,

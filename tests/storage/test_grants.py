@@ -212,3 +212,27 @@ async def test_withdrawn_by_its_ambassador_only(db, scheme, cast) -> None:
         grant = await g.do_withdraw_grant(s, scheme, grant_id=grant_id,
                                           actor=await s.merge(cast.ambassador))
         assert grant.status == "withdrawn"
+
+
+NO_WAY_TO_REACH = ("Please include a phone number (e.g. 07123 456789) or an e-mail address, "
+                   "so the office can reach them.")
+
+
+@pytest.mark.parametrize("contact, sentence", [
+    ("Jo at the village hall", NO_WAY_TO_REACH), ("ring 123", NO_WAY_TO_REACH),
+    ("👍", "Please type your contact in words; emoji or punctuation on their own can't be "
+           "read by the office.")])
+async def test_a_contact_the_office_cannot_reach_is_refused_whatever_the_door(
+        db, scheme, cast, contact, sentence) -> None:
+    """The contact rule lives in the operation: a recommendation from any app (Slack's modal,
+    Telegram's form, a script) needs a phone number or an e-mail address, with the sentence
+    the forms use, and nothing is recorded."""
+    async with db.transaction() as s:
+        with pytest.raises(InvalidInput) as refused:
+            await g.do_recommend_grant(
+                s, scheme, applicant_organisation="Ludlow Youth Club",
+                applicant_contact=contact, project="Summer boxing sessions",
+                amount_pence=75_000, objectives=[OBJECTIVE], actor=await s.merge(cast.ambassador))
+    assert refused.value.sentence == sentence
+    assert refused.value.field == "applicant contact"
+    assert await count(db, GrantRecommendation) == 0

@@ -259,3 +259,27 @@ async def test_a_slack_only_ambassador_answers_the_catch_up_question_in_a_dm(
     assert all("x" * 50 not in m.text for m in emu.messages(office.channel("engagements")))
     await emu.send_dm(BOB, "thanks!")   # answered already: this is just a message
     await _delivered(office, BOB, "here is what you can do")
+
+
+async def test_a_text_input_takes_one_more_than_the_limit_so_the_bot_says_it(
+        office: Office) -> None:
+    """Slack's client cuts what is typed at max_length without a word: with the limit + 1
+    the input lets a too-long answer through, and the form refuses it saying the limit (the
+    same sentence as Telegram), instead of a paste cut off silently."""
+    emu = office.emu
+    ann = office.uid(Role.AMBASSADOR)
+    modal = await open_from_home(office, ann, "grant")
+    element = next(b["element"] for b in modal.blocks if b.get("block_id") == "applicant_contact")
+    assert element["max_length"] == 301
+    typed = ("Sam Jones, 01584 000000. " * 13)[:301]   # as the client lets it through
+    answers = {"applicant_organisation": "Ludlow Youth Club", "applicant_contact": typed,
+               "project": "Summer boxing sessions", "amount": "£750",
+               "objectives": ["Reassuring West Mercia's communities"]}
+    refused = await emu.submit_view(ann, values=answers)
+    assert "301" in refused.errors["applicant_contact"]
+    assert "300" in refused.errors["applicant_contact"]
+    contact_2 = await emu.submit_view(ann, values={**answers, "applicant_contact": "Sam Jones"})
+    assert contact_2.errors == {"applicant_contact": (
+        "Please include a phone number (e.g. 07123 456789) or an e-mail address, so the "
+        "office can reach them.")}
+    assert await office.rows(GrantRecommendation) == []

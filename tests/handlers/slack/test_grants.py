@@ -251,7 +251,7 @@ async def test_a_slack_only_ambassador_hears_the_decision_in_slack(office: Offic
     async with office.db.transaction() as s:
         grant = await grants.do_recommend_grant(
             s, office.scheme, applicant_organisation="Kington Men's Shed",
-            applicant_contact="Al Price", project="Tools for a repair café",
+            applicant_contact="Al Price, al@example.org", project="Tools for a repair café",
             amount_pence=40_000, objectives=["Reassuring West Mercia's communities"],
             actor=await s.merge(office.cast.other_ambassador))
     await office.deliver()

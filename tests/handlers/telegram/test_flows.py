@@ -378,7 +378,7 @@ async def test_mine_lists_records_and_away_pauses(emu, bot, ann, db, scheme, cas
             starts_at=NOW - dt.timedelta(days=2), ends_at=NOW - dt.timedelta(days=2, hours=-3),
             after_the_fact=True, actor=me, now=NOW)
         await grants.do_recommend_grant(
-            s, scheme, applicant_organisation="Clun Youth", applicant_contact="Jo",
+            s, scheme, applicant_organisation="Clun Youth", applicant_contact="Jo, 07700 900321",
             project="Football", amount_pence=50_000, objectives=[scheme.plan_objectives[0]],
             actor=me, now=NOW)
     await ann.send_command("/mine")
