@@ -207,21 +207,25 @@ def _subject_access(person: int, out: Path, force: bool) -> None:
 @app.command()
 def erase(person: int = typer.Option(..., help="The person's id (see `people`)"),
           yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation")) -> None:
-    """Erase a person's personal data; records stay, anonymised, with an audit line."""
-    from storage.operations.people import cli_admin, do_erase_person
+    """Erase a person's personal data everywhere (records, messages, audit detail, drafts,
+    files); records stay, anonymised, with one audit line."""
+    from storage.operations.people import cli_admin
+    from storage.privacy.erasure import do_erase_person, remove_files
 
     if not yes and not typer.confirm(f"Erase the personal data of person {person}? This "
                                      "cannot be undone"):
         raise typer.Exit(1)
 
-    async def work(db: Database, scheme: Scheme) -> list[str]:
+    async def work(db: Database, scheme: Scheme) -> Any:
         async with db.transaction() as session:
-            return await do_erase_person(session, person_id=person,
+            return await do_erase_person(session, scheme, person_id=person,
                                          actor=await cli_admin(session))
 
-    for path in _run(work):
-        Path(path).unlink(missing_ok=True)
-    typer.echo(f"Person {person}'s personal data is erased.")
+    done = _run(work)
+    files = remove_files(done.paths, done.content_hashes, _settings().media_dir)
+    typer.echo(f"Person {person}'s personal data is erased: {done.values:,} values replaced, "
+               f"{done.messages_cancelled:,} unsent messages to them cancelled, {files:,} "
+               "files deleted.")
 
 
 @app.command()

@@ -33,6 +33,11 @@ An entry says:
   or the person's e-mail; `Link("target_id", by="target")` means the row is about the record
   named by target_type/target_id (a person, or a record of theirs). Free text can also be
   about someone by naming them: that is what storage.privacy.mentions finds.
+- `erase`: True where erasing the owner (`whose[0]`, who wrote it or whom it is of) replaces
+  the whole value (free text becomes a dated placeholder, files and locations go). False where
+  the record is the office's and stays, with only the person's name, contact details and ids
+  replaced in it (the grants register's applicant and project, officers' decision reasons, the
+  audit trail, the outbox; people rows are erased by storage.privacy.erasure itself).
 - `retention`: the scheme setting that says how long it is kept, as a dotted path into the
   Scheme ("retention.feedback_free_text_days", "limits.draft_expiry_days"), or None where it
   is kept for the life of the record (a person's own name while they are in the scheme, who
@@ -79,6 +84,12 @@ class PersonalField:
     mentions_public: bool = False
     json_keys: tuple[str, ...] = ()
     note: str = ""
+    erase: bool = True
+
+    @property
+    def owner(self) -> Link:
+        """The person the value belongs to (who wrote it, or whom it is of): `whose[0]`."""
+        return self.whose[0]
 
     def column_object(self) -> Column:
         return Base.metadata.tables[self.table].columns[self.column]
@@ -117,6 +128,14 @@ OUTBOX_KEYS = ("text", "html", "subject", "to", "attachments", "summary", "outco
                "reason", "note", "description", "receipt_path", "receipt_thumb_path")
 
 
+# Outbox payload keys naming a record, and its table: a message about one of a person's
+# records is a message about them.
+OUTBOX_RECORD_KEYS = {"engagement_id": "engagements", "feedback_id": "feedback",
+                      "follow_up_id": "follow_ups", "media_id": "media",
+                      "grant_id": "grant_recommendations", "expense_id": "expense_claims",
+                      "person_id": "people", "follow_up_ids": "follow_ups"}
+
+
 def _f(table: str, column: str, kind: Kind, whose: tuple[Link, ...], retention: str | None,
        **more: object) -> PersonalField:
     return PersonalField(table, column, kind, whose, retention, **more)  # type: ignore[arg-type]
@@ -124,12 +143,12 @@ def _f(table: str, column: str, kind: Kind, whose: tuple[Link, ...], retention: 
 
 PERSONAL: tuple[PersonalField, ...] = (
     _f("people", "name", Kind.NAME, (Link("id"),), None,
-       note="kept while they are in the scheme; erasure replaces it"),
-    _f("people", "telegram_id", Kind.CHAT_ID, (Link("id"),), None),
-    _f("people", "slack_id", Kind.CHAT_ID, (Link("id"),), None),
-    _f("people", "email", Kind.CONTACT, (Link("id"),), None),
+       note="kept while they are in the scheme; erasure replaces it", erase=False),
+    _f("people", "telegram_id", Kind.CHAT_ID, (Link("id"),), None, erase=False),
+    _f("people", "slack_id", Kind.CHAT_ID, (Link("id"),), None, erase=False),
+    _f("people", "email", Kind.CONTACT, (Link("id"),), None, erase=False),
     _f("invites", "name", Kind.NAME, (Link("used_by_id"), Link("created_by_id")), INVITE_DAYS,
-       note="the invited person's name, before they have a person row"),
+       note="the invited person's name, before they have a person row", erase=False),
     _f("engagements", "title", Kind.FREE_TEXT, AMBASSADOR, FEEDBACK_DAYS,
        mentions_public=True),
     _f("engagements", "place", Kind.FREE_TEXT, AMBASSADOR, FEEDBACK_DAYS,
@@ -156,51 +175,54 @@ PERSONAL: tuple[PersonalField, ...] = (
     _f("media", "thumb_path", Kind.MEDIA_FILE, AMBASSADOR, MEDIA_DAYS),
     _f("media", "caption", Kind.FREE_TEXT, AMBASSADOR, MEDIA_DAYS, mentions_public=True),
     _f("grant_recommendations", "applicant_organisation", Kind.NAME, GRANT_PEOPLE, FINANCE_DAYS,
-       mentions_public=True, note="a club, or a private individual"),
+       mentions_public=True, note="a club, or a private individual", erase=False),
     _f("grant_recommendations", "applicant_contact", Kind.CONTACT, GRANT_PEOPLE, FINANCE_DAYS,
        mentions_public=True, note="a member of the public: name, phone, e-mail"),
     _f("grant_recommendations", "project", Kind.FREE_TEXT, GRANT_PEOPLE, FINANCE_DAYS,
-       mentions_public=True),
+       mentions_public=True, erase=False),
     _f("grant_recommendations", "info_request", Kind.FREE_TEXT, GRANT_PEOPLE, FINANCE_DAYS,
-       mentions_public=True),
+       mentions_public=True, erase=False),
     _f("grant_recommendations", "deputy_recommendation", Kind.FREE_TEXT, GRANT_PEOPLE,
-       FINANCE_DAYS, mentions_public=True),
+       FINANCE_DAYS, mentions_public=True, erase=False),
     _f("grant_recommendations", "decision_reason", Kind.FREE_TEXT, GRANT_PEOPLE, FINANCE_DAYS,
-       mentions_public=True),
+       mentions_public=True, erase=False),
     _f("fund_ledger", "note", Kind.FREE_TEXT,
        (Link("grant_id", through="grant_recommendations.ambassador_id"), Link("by_id")),
-       FINANCE_DAYS, mentions_public=True, note="names the grant's applicant"),
+       FINANCE_DAYS, mentions_public=True, note="names the grant's applicant", erase=False),
     _f("hours_entries", "description", Kind.FREE_TEXT, PERSON, FINANCE_DAYS,
        mentions_public=True),
     _f("expense_claims", "description", Kind.FREE_TEXT, PERSON, FINANCE_DAYS,
        mentions_public=True),
     _f("expense_claims", "decision_reason", Kind.FREE_TEXT, PERSON + (Link("decided_by_id"),),
-       FINANCE_DAYS, mentions_public=True),
+       FINANCE_DAYS, mentions_public=True, erase=False),
     _f("expense_claims", "receipt_file_id", Kind.MEDIA_FILE, PERSON, FINANCE_DAYS),
     _f("expense_claims", "receipt_path", Kind.MEDIA_FILE, PERSON, FINANCE_DAYS),
     _f("expense_claims", "receipt_thumb_path", Kind.MEDIA_FILE, PERSON, FINANCE_DAYS),
     _f("outbox", "destination", Kind.CHAT_ID, (Link("destination", by="address"),), None,
-       note="the recipient; the fact of delivery stays, erasure replaces the address"),
+       note="the recipient; the fact of delivery stays, erasure replaces the address",
+       erase=False),
     _f("outbox", "payload", Kind.JSON,
        (Link("destination", by="address"), Link("payload", by="target")), MESSAGE_DAYS,
        mentions_public=True, json_keys=OUTBOX_KEYS,
        note="to them (destination) or about them (ids of their records in the payload, or "
-            "their name in the text)"),
+            "their name in the text)", erase=False),
     _f("outbox", "error", Kind.FREE_TEXT, (Link("destination", by="address"),), MESSAGE_DAYS,
-       note="the app's refusal may quote the chat"),
+       note="the app's refusal may quote the chat", erase=False),
     _f("audit_events", "actor_label", Kind.NAME, (Link("actor_id"),), None,
-       note="who did it: the point of an audit trail; erasure replaces it"),
+       note="who did it: the point of an audit trail; erasure replaces it", erase=False),
     _f("audit_events", "before", Kind.JSON, (Link("actor_id"), Link("target_id", by="target")),
        AUDIT_DAYS, mentions_public=True, json_keys=("name", "summary", "applicant_contact"),
-       note="snapshots of the changed fields"),
+       note="snapshots of the changed fields", erase=False),
     _f("audit_events", "after", Kind.JSON, (Link("actor_id"), Link("target_id", by="target")),
-       AUDIT_DAYS, mentions_public=True, json_keys=("name", "summary", "applicant_contact")),
+       AUDIT_DAYS, mentions_public=True, json_keys=("name", "summary", "applicant_contact"),
+       erase=False),
     _f("audit_events", "reason", Kind.FREE_TEXT,
-       (Link("actor_id"), Link("target_id", by="target")), AUDIT_DAYS, mentions_public=True),
+       (Link("actor_id"), Link("target_id", by="target")), AUDIT_DAYS, mentions_public=True,
+       erase=False),
     _f("form_drafts", "state", Kind.JSON, PERSON, DRAFT_DAYS, mentions_public=True,
-       json_keys=("answers",), note="a half-finished form's answers"),
+       json_keys=("answers",), note="a half-finished form's answers", erase=False),
     _f("schedule_marks", "key", Kind.CHAT_ID, (Link("key", by="address"),), None,
-       note="delivery_failed:<app>:<chat id> marks hold a chat id"),
+       note="delivery_failed:<app>:<chat id> marks hold a chat id", erase=False),
 )
 
 # Columns that hold text or ids but no personal data, and why.

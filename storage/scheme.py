@@ -65,9 +65,6 @@ class Schedules(_Strict):
     feedback_nudges: str = "0 * * * *"
     overdue_follow_ups: str = "0 9 * * mon-fri"
     retention: str = "30 2 * * *"
-    # Urgent items nobody has acknowledged in time go up the chain; each step once, so a
-    # frequent look costs nothing but makes "within 4 office hours" mean within a minute.
-    escalation: str = "* * * * *"
 
     @field_validator("*")
     @classmethod
@@ -172,6 +169,9 @@ class Words(_Strict):
     place_example: str = Field("Village Hall, High Street", min_length=1)
     journey_example: str = Field("bus to the parish council meeting", min_length=1)
     meeting_venue: str = Field("Town Hall", min_length=1)
+    # What the office sees where erasure or redaction took text away ({date}: the day).
+    erased_text: str = Field("Text erased on {date} at the person's request.", min_length=1)
+    removed_mention: str = Field("[removed on {date} at the person's request]", min_length=1)
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -1,21 +1,20 @@
-"""People: the scheme's set-up, invites, linking accounts, away, deactivation, erasure."""
+"""People: the scheme's set-up, invites, linking accounts, away, deactivation, erasure
+(erasure itself lives in storage.privacy.erasure, driven by the personal-data map)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 
-from sqlalchemy import JSON, String, Text, cast, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.audit import audit, snapshot
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import (Area, Base, Engagement, ExpenseClaim, Feedback, FollowUp,
-                            FormDraft, Fund, GrantRecommendation, HoursEntry, Invite, Media,
-                            Person, PlanObjective, Role, utcnow)
+from storage.models import Area, FormDraft, Fund, Invite, Person, PlanObjective, Role, utcnow
 from storage.operations.funds import fund_as_of
 from storage.permissions import Action, require
+from storage.privacy.erasure import do_erase_person  # noqa: F401 — people.do_erase_person
 from storage.scheme import Scheme
 
 CLI_ADMIN_NAME = "Command line"
@@ -225,84 +224,3 @@ async def active_people_with_role(session: AsyncSession, role: Role) -> list[Per
     people = (await session.scalars(select(Person).where(Person.active.is_(True))
                                     .order_by(Person.id))).all()
     return [p for p in people if p.has_role(role)]
-
-
-async def _scrub_name_everywhere(session: AsyncSession, name: str, label: str) -> None:
-    """Replace the person's name in every text and JSON column: audit labels, messages queued
-    to channels, notes that quote it. Free text written about them by others is included."""
-    if len(name.strip()) < 4:  # too short to replace safely inside other words
-        return
-    pattern = f"%{name}%"
-    for table in Base.metadata.sorted_tables:
-        for column in table.columns:
-            if isinstance(column.type, String | Text) and not column.primary_key:
-                await session.execute(table.update().where(column.like(pattern))
-                                      .values({column.name: func.replace(column, name, label)}))
-            elif isinstance(column.type, JSON):
-                keys = list(table.primary_key.columns)
-                rows = (await session.execute(select(*keys, column).where(
-                    cast(column, Text).like(pattern)))).all()
-                for *ids, value in rows:
-                    scrubbed = json.loads(json.dumps(value).replace(
-                        json.dumps(name)[1:-1], json.dumps(label)[1:-1]))
-                    await session.execute(table.update().where(
-                        *(k == v for k, v in zip(keys, ids, strict=True)))
-                        .values({column.name: scrubbed}))
-
-
-async def do_erase_person(session: AsyncSession, *, person_id: int, actor: Person,
-                          media_root: str | None = None) -> list[str]:
-    """Remove a person's personal data, keep anonymised records (DESIGN §9).
-
-    Returns the media file paths to delete once the transaction commits (files are removed
-    after the database agrees, so a failed erasure does not leave records pointing nowhere).
-    """
-    require(actor, Action.ERASE, target_type="people", target_id=person_id)
-    person = await get_person(session, person_id)
-    if person.erased_at is not None:
-        raise Conflict(f"Person {person_id} was already erased on "
-                       f"{person.erased_at:%d %B %Y}.")
-    if person.has_role(Role.ADMIN):
-        admins = [p for p in await active_people_with_role(session, Role.ADMIN)
-                  if p.id != person.id]
-        if not admins:
-            raise Conflict("That is the last administrator; invite another before erasing.")
-    erased = "[erased]"
-    files: list[str] = []
-    old_name, label = person.name, f"Erased person {person.id}"
-    await _scrub_name_everywhere(session, old_name, label)
-    person.name = label
-    person.email = None
-    person.telegram_id = None
-    person.slack_id = None
-    person.active = False
-    person.erased_at = utcnow()
-    for feedback in (await session.scalars(select(Feedback).where(
-            Feedback.ambassador_id == person.id))).all():
-        feedback.summary = erased
-        feedback.outcomes = None
-        feedback.follow_up_detail = None
-    await session.execute(update(FollowUp).where(FollowUp.engagement_id.in_(
-        select(Engagement.id).where(Engagement.ambassador_id == person.id))).values(detail=erased))
-    await session.execute(update(Engagement).where(Engagement.ambassador_id == person.id)
-                          .values(latitude=None, longitude=None, cancel_reason=None))
-    await session.execute(update(GrantRecommendation)
-                          .where(GrantRecommendation.ambassador_id == person.id)
-                          .values(applicant_contact=erased))
-    await session.execute(update(HoursEntry).where(HoursEntry.person_id == person.id)
-                          .values(description=None))
-    for claim in (await session.scalars(select(ExpenseClaim).where(
-            ExpenseClaim.person_id == person.id))).all():
-        claim.description = erased
-        if claim.receipt_path:
-            files.append(claim.receipt_path)
-        claim.receipt_path = None
-        claim.receipt_file_id = None
-    for media in (await session.scalars(select(Media).where(
-            Media.ambassador_id == person.id))).all():
-        files.extend(p for p in (media.safe_path, media.thumb_path) if p)
-        media.safe_path = media.thumb_path = media.caption = media.telegram_file_id = None
-    await session.execute(FormDraft.__table__.delete().where(FormDraft.person_id == person.id))
-    audit(session, actor, "erase_person", target=person,
-          reason=f"Personal data of person {person.id} erased")
-    return files
