@@ -213,14 +213,15 @@ async def engagements_awaiting_feedback(session: AsyncSession, actor: Person, *,
 
 async def recent_engagements(session: AsyncSession, actor: Person, *,
                              now: dt.datetime | None = None, days_back: int = 60,
-                             days_ahead: int = 60, limit: int = 8) -> list[Engagement]:
-    """The ambassador's engagements around now (not cancelled), soonest-past first."""
+                             limit: int = 8) -> list[Engagement]:
+    """The ambassador's engagements that have started (not cancelled), latest first: there
+    can be no photos yet of one that is still to come."""
     now = now or utcnow()
     rows = await session.scalars(
         select(Engagement).where(
             Engagement.ambassador_id == actor.id,
             Engagement.status != EngagementStatus.CANCELLED.value,
             Engagement.starts_at >= now - dt.timedelta(days=days_back),
-            Engagement.starts_at <= now + dt.timedelta(days=days_ahead))
+            Engagement.starts_at <= now)
         .order_by(Engagement.starts_at.desc()).limit(limit))
     return list(rows.all())

@@ -10,12 +10,14 @@ import os
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from bot.emulators.telegram import TelegramEmulator
 from handlers.telegram.media import TelegramMedia
 from storage.media import MediaStore, PhotoProcessor
 from tests.handlers.telegram.harness import TOKEN, Clock, RunningBot, said
 from tests.handlers.telegram.test_photos import choose_engagement, jpeg_with_gps, media_rows
+from storage.models import Person
 from storage.operations import engagements
 from tests.storage.seed import NOW, Cast
 
@@ -141,3 +143,19 @@ async def test_a_big_photo_says_it_is_still_being_checked(setup) -> None:
     [counter] = counters(ann)
     assert any("Received 1 — the big one is still being checked…" in text
                for text in counter.earlier)
+
+
+async def test_photos_are_offered_only_engagements_that_have_started(setup, db, scheme) -> None:
+    """Tomorrow's engagement can have no photos yet: /photos does not offer it."""
+    emu, bot, ann = setup
+    async with db.transaction() as s:
+        me = await s.scalar(select(Person).where(Person.telegram_id == ann.id))
+        await engagements.do_prenotify_engagement(
+            s, scheme, title="Bishop's Castle fete", kind="Community event", place="Square",
+            starts_at=NOW + dt.timedelta(days=1), ends_at=NOW + dt.timedelta(days=1, hours=2),
+            actor=me, now=NOW)
+    await ann.send_command("/photos")
+    asked = await said(ann, "Which engagement are they from?")
+    offered = [text for row in asked.buttons for text, _ in row]
+    assert any("Clun show" in b for b in offered)
+    assert not any("Bishop's Castle fete" in b for b in offered)
