@@ -20,7 +20,7 @@ from typing import Any
 from scheduler import digest as digest_module
 from scheduler.retention import enforce_retention
 from storage.db import Database
-from storage.operations import reminders
+from storage.operations import meeting_series, reminders
 from storage.operations import escalation as escalations
 from storage.scheme import Scheme
 
@@ -56,8 +56,11 @@ async def monthly_hours_summary(ctx: JobContext) -> int:
 
 
 async def hourly_reminders(ctx: JobContext) -> int:
-    """Feedback nudges and meeting reminders; and whatever people back from being away
-    missed this week or month (the catch-up question, the hours summary)."""
+    """The scheme's meetings of the coming quarter put in the diary (invitations with them);
+    feedback nudges and meeting reminders; and whatever people back from being away missed
+    this week or month (the catch-up question, the hours summary)."""
+    async with ctx.db.transaction() as session:
+        await meeting_series.do_plan_meetings(session, ctx.scheme, now=ctx.now)
     sent = 0
     for step in (reminders.do_nudge_feedback, reminders.do_remind_meetings):
         async with ctx.db.transaction() as session:

@@ -259,8 +259,10 @@ class FollowUp(Base):
     __table_args__ = (Index("ix_follow_ups_status_due", "status", "due_at"),
                       Index("ix_follow_ups_created_at", "created_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
-    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id"))
-    engagement_id: Mapped[int] = mapped_column(ForeignKey("engagements.id"))
+    # Empty for an action agreed at a meeting (meeting_id, below): not every follow-up
+    # comes from an engagement's feedback.
+    feedback_id: Mapped[int | None] = mapped_column(ForeignKey("feedback.id"))
+    engagement_id: Mapped[int | None] = mapped_column(ForeignKey("engagements.id"))
     needed_by: Mapped[str] = mapped_column(String(20))
     urgency: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text)
@@ -545,3 +547,39 @@ ExpenseClaim.receipt_thumb_path = mapped_column(String(500), nullable=True)
 ExpenseClaim.paid_by_id = mapped_column(ForeignKey("people.id"), nullable=True)
 # Time given with feedback is one hours entry for its engagement, so it is counted once.
 Index("uq_hours_entries_engagement_id", HoursEntry.engagement_id, unique=True)
+
+# --- Added by the meetings issue (storage/operations/meeting_series.py, meeting_notes.py) ---
+
+# A meeting the scheme's pattern put in the diary carries its occurrence ("quarterly:2027-04"):
+# unique, so the job that plans ahead creates (and invites to) each one once.
+Meeting.series_key = mapped_column(String(40), nullable=True, unique=True)
+# Why the date is not the pattern's own (a bank holiday), said in the invitation and the post.
+Meeting.date_note = mapped_column(String(300), nullable=True)
+Meeting.notes = mapped_column(Text, nullable=True)
+Meeting.decisions = mapped_column(Text, nullable=True)
+Meeting.notes_by_id = mapped_column(ForeignKey("people.id"), nullable=True)
+Meeting.notes_at = mapped_column(UTCDateTime, nullable=True)
+# "Can't come" may carry a note for the office.
+MeetingRsvp.note = mapped_column(Text, nullable=True)
+# An action agreed at a meeting is a follow-up of that meeting.
+FollowUp.meeting_id = mapped_column(ForeignKey("meetings.id"), nullable=True)
+
+
+class MeetingRsvpChange(Base):
+    """Every reply as it was given, so a change of mind is kept (MeetingRsvp holds the
+    latest, which is what counts)."""
+    __tablename__ = "meeting_rsvp_changes"
+    __table_args__ = (Index("ix_meeting_rsvp_changes_meeting", "meeting_id", "answered_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    answer: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MeetingAttendance(Base):
+    """Who came to a meeting, as the office recorded it afterwards."""
+    __tablename__ = "meeting_attendance"
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from storage.parsers import parse_money
 from storage.errors import InvalidInput
 from storage.finance.settings import Finance
+from storage.scheme_meetings import Meetings
 from storage.models import Role
 from storage.permissions import MATRIX, ROLE_NAMES, Action, who_may
 
@@ -305,6 +306,7 @@ class Scheme(_Strict):
     email: Email = Email()
     finance: Finance = Finance()
     words: Words = Words()
+    meetings: Meetings = Meetings()
     office_hours: OfficeHours = OfficeHours()
     escalation: Escalation = Escalation()
 

@@ -430,7 +430,8 @@ async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:
         _, meeting_id, answer = raw.split("|")
         async with context.services.db.transaction() as s:
             await updates.mark_processed(s, updates.telegram_key(update.update_id))
-            await meetings.do_rsvp(s, meeting_id=int(meeting_id), answer=answer,
+            await meetings.do_rsvp(s, context.services.scheme, meeting_id=int(meeting_id),
+                                   answer=answer,
                                    actor=await people.get_person(s, person.id),
                                    now=context.services.clock())
     except (ValueError, Refused) as problem:

@@ -23,6 +23,7 @@ from scheduler.runner import ManualClock, ScheduleRunner
 from storage.models import Engagement, Feedback, FollowUp, Meeting, Outbox, Person
 from storage.scheme import Schedules
 from tests.scheduler.test_digest import _png_size
+from storage.scheme_meetings import Meetings
 from tests.storage.seed import Cast
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -71,6 +72,9 @@ async def seed(db, cast: Cast) -> None:
 
 async def test_a_month_of_schedules_across_the_spring_clock_change(db, scheme,
                                                                    tmp_path) -> None:
+    # The one meeting seeded is followed here; the scheme's own series has its own tests
+    # (tests/storage/test_meeting_series.py).
+    scheme = scheme.model_copy(update={"meetings": Meetings()})
     cast = await Cast.create(db, scheme)
     await seed(db, cast)
     ann, bob = cast.ambassador, cast.other_ambassador

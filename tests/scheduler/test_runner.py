@@ -18,6 +18,7 @@ from storage.models import (Base, Engagement, Feedback, FollowUp, Meeting, Outbo
                             ScheduleState)
 from storage.scheme import Schedules
 from tests.scheduler.outage import Outage
+from storage.scheme_meetings import Meetings
 from tests.storage.seed import Cast
 
 UTC = dt.UTC
@@ -93,6 +94,9 @@ async def test_a_month_across_the_october_clock_change(db, scheme, runners) -> N
     """Every schedule fires at its local time before and after the clocks go back (25 Oct),
     each sends what it should, once. (The hourly reminders run six-hourly here to keep the
     test quick; the hourly schedule across the change is the next test.)"""
+    # The one meeting seeded is followed here; the scheme's own series has its own tests
+    # (tests/storage/test_meeting_series.py).
+    scheme = scheme.model_copy(update={"meetings": Meetings()})
     cast = await Cast.create(db, scheme)
     await seed_month(db, cast)
     start, end = local(2026, 10, 5, 0, 0), local(2026, 11, 4, 0, 0)

@@ -29,7 +29,8 @@ def _calls(scheme):
         Action.RECOMMEND_GRANT: lambda s, a: grants.do_recommend_grant(
             s, scheme, applicant_organisation="Org", applicant_contact="c", project="p",
             amount_pence=100, objectives=[scheme.plan_objectives[0]], actor=a),
-        Action.RSVP: lambda s, a: meetings.do_rsvp(s, meeting_id=999, answer="yes", actor=a),
+        Action.RSVP: lambda s, a: meetings.do_rsvp(s, scheme, meeting_id=999, answer="yes",
+                                                   actor=a),
         Action.HANDLE_FOLLOW_UP: lambda s, a: follow_ups.do_acknowledge_follow_up(
             s, scheme, follow_up_id=999, actor=a),
         Action.REVIEW_MEDIA: lambda s, a: media.do_review_media(s, scheme, media_id=999,

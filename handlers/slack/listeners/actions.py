@@ -322,7 +322,8 @@ async def rsvp(ack, body, context, client, respond) -> None:
     meeting_id = int(meeting_id_text) if meeting_id_text.isdigit() else 0
 
     async def work(s: AsyncSession, actor: Person) -> None:
-        await meetings.do_rsvp(s, meeting_id=meeting_id, answer=answer, actor=actor,
+        await meetings.do_rsvp(s, services(context).scheme, meeting_id=meeting_id,
+                               answer=answer, actor=actor,
                                now=services(context).now())
 
     person = await run_click(body, context, client, respond, work, lambda p: None)
