@@ -139,14 +139,17 @@ EXPORTS = ("engagements", "feedback", "grants", "hours", "expenses")
 def export(out: Path = typer.Option(Path("exports"), help="Directory for the extracts (or the "
                                     ".zip file with --person)"),
            person: int | None = typer.Option(None, help="Subject-access bundle for one person"),
+           mention: str | None = typer.Option(None, help="Subject-access bundle for a member "
+                                              "of the public: a name, phone number or e-mail "
+                                              "address named in the records"),
            since: str | None = typer.Option(None, help="From date, YYYY-MM-DD"),
            until: str | None = typer.Option(None, help="Until date, YYYY-MM-DD"),
            xlsx: bool = typer.Option(True, help="Also write an XLSX workbook"),
            force: bool = typer.Option(False, help="Overwrite existing files")) -> None:
     """Write the office's CSV (and XLSX) extracts: engagements, feedback, follow-ups, grants
     (by decision date), hours, expenses, media and meetings."""
-    if person is not None:
-        _subject_access(person, out, force)
+    if person is not None or mention is not None:
+        _subject_access(person, mention, out, force)
         return
     from storage.exports import EXTRACTS, Extract, extract, write_xlsx
 
@@ -183,25 +186,36 @@ def export(out: Path = typer.Option(Path("exports"), help="Directory for the ext
     typer.echo(f"Written to {out}/")
 
 
-def _subject_access(person: int, out: Path, force: bool) -> None:
-    from storage.subject_access import subject_access_records, write_bundle
+def _subject_access(person: int | None, mention: str | None, out: Path, force: bool) -> None:
+    from storage.subject_access import mention_bundle, person_bundle, write_bundle
 
+    if person is not None and mention is not None:
+        typer.echo("Give --person or --mention, not both.", err=True)
+        raise typer.Exit(2)
+    if mention is not None and len(mention.strip()) < 3:
+        typer.echo("Give at least 3 characters to look for, e.g. a name, a phone number or "
+                   "an e-mail address.", err=True)
+        raise typer.Exit(2)
+    which = f"person-{person}" if person is not None else "mention"
     if out.suffix != ".zip":
-        out = out / f"subject-access-{person}.zip" if out.is_dir() else out.with_suffix(".zip")
+        out = out / f"subject-access-{which}.zip" if out.is_dir() else out.with_suffix(".zip")
     if out.exists() and not force:
         typer.echo(f"{out} already exists; use --force to overwrite.", err=True)
         raise typer.Exit(1)
 
-    async def work(db: Database, scheme: Scheme) -> dict[str, Any]:
+    async def work(db: Database, scheme: Scheme) -> tuple[Any, Scheme]:
         async with db.transaction() as session:
-            return await subject_access_records(session, person)
+            if person is not None:
+                return await person_bundle(session, person), scheme
+            return await mention_bundle(session, scheme, mention or ""), scheme
 
-    records = _run(work)
+    bundle, scheme = _run(work)
     out.parent.mkdir(parents=True, exist_ok=True)
-    files = write_bundle(records, out)
-    total = sum(len(v) for k, v in records.items() if k != "person")
-    typer.echo(f"Subject-access bundle for person {person}: {total} records, {files} files, "
-               f"written to {out}")
+    files = write_bundle(bundle, out, scheme)
+    # Counts and ids only: what the bundle holds is for the person, not for this terminal.
+    subject = f"person {person}" if person is not None else "the text given"
+    typer.echo(f"Subject-access bundle for {subject}: {bundle.total} records from "
+               f"{len(bundle.tables)} tables, {files} files, written to {out}")
 
 
 @app.command()

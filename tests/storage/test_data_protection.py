@@ -11,7 +11,7 @@ from sqlalchemy import String, Text, select
 
 from storage.models import Base
 from storage.operations import engagements, feedback, grants, hours, people
-from storage.subject_access import subject_access_records, write_bundle
+from storage.subject_access import person_bundle, write_bundle
 from tests.storage.seed import NOW, Cast
 
 
@@ -46,22 +46,22 @@ async def test_bundle_has_everything_about_the_person_and_nothing_else(db, schem
     cast = await Cast.create(db, scheme)
     await _history(db, scheme, cast)
     async with db.transaction() as s:
-        records = await subject_access_records(s, cast.ambassador.id)
-    assert records["person"]["name"] == "Ann Shropshire"
-    assert [e["title"] for e in records["engagements"]] == ["Ann's parish meeting"]
-    assert len(records["feedback"]) == 1 and len(records["follow_ups"]) == 1
-    assert len(records["hours"]) == 1 and len(records["grants_recommended"]) == 1
-    assert any(a["action"] == "recommend_grant" for a in records["audit_trail"])
-    assert any("approved your grant" in m["payload"]["text"]
-               for m in records["messages_to_them"])
-    text = json.dumps(records, default=str)
+        records = await person_bundle(s, cast.ambassador.id)
+    tables = records.tables
+    assert tables["people"][0]["name"] == "Ann Shropshire"
+    assert [e["title"] for e in tables["engagements"]] == ["Ann's parish meeting"]
+    assert len(tables["feedback"]) == 1 and len(tables["follow_ups"]) == 1
+    assert len(tables["hours_entries"]) == 1 and len(tables["grant_recommendations"]) == 1
+    assert any(a["action"] == "recommend_grant" for a in tables["audit_events"])
+    assert any("approved your grant" in m["payload"]["text"] for m in tables["outbox"])
+    text = json.dumps(tables, default=str)
     assert "Bob" not in text and "market stall" not in text
 
     out = tmp_path / "sar.zip"
-    write_bundle(records, out)
+    write_bundle(records, out, scheme)
     with zipfile.ZipFile(out) as bundle:
-        assert sorted(bundle.namelist()) == ["records.json", "summary.txt"]
-        assert "engagements: 1" in bundle.read("summary.txt").decode()
+        assert sorted(bundle.namelist()) == ["manifest.json", "records.json", "summary.html"]
+        assert "Engagements: 1" in bundle.read("summary.html").decode()
 
 
 async def test_named_contact_finds_the_grants_naming_them(db, scheme) -> None:
@@ -71,8 +71,8 @@ async def test_named_contact_finds_the_grants_naming_them(db, scheme) -> None:
         carol = await people.person_by_telegram(s, cast.officer.telegram_id)
         carol.name = "Carol Contact"
     async with db.transaction() as s:
-        records = await subject_access_records(s, cast.officer.id)
-    assert len(records["grants_as_named_contact"]) == 2
+        records = await person_bundle(s, cast.officer.id)
+    assert len(records.tables["grant_recommendations"]) == 2
 
 
 async def test_erasure_leaves_no_personal_field_in_any_text_column(db, scheme) -> None:
@@ -96,5 +96,5 @@ async def test_erasure_leaves_no_personal_field_in_any_text_column(db, scheme) -
                         leftovers.append((table.name, column.name))
     assert sorted(set(leftovers)) == []
     async with db.transaction() as s:
-        bob = await subject_access_records(s, cast.other_ambassador.id)
-    assert bob["feedback"][0]["summary"] == "Bob Hereford met people"  # others untouched
+        bob = await person_bundle(s, cast.other_ambassador.id)
+    assert bob.tables["feedback"][0]["summary"] == "Bob Hereford met people"  # others untouched
