@@ -66,6 +66,9 @@ class Schedules(_Strict):
     feedback_nudges: str = "0 * * * *"
     overdue_follow_ups: str = "0 9 * * mon-fri"
     retention: str = "30 2 * * *"
+    # Urgent items nobody has acknowledged in time go up the chain; each step once, so a
+    # frequent look costs nothing but makes "within 4 office hours" mean within a minute.
+    escalation: str = "* * * * *"
 
     @field_validator("*")
     @classmethod
