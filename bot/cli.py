@@ -1,5 +1,5 @@
-"""The command line: migrate, invite, people, export, erase, run, digest, retention,
-backup, restore, sandbox, report, finance, fund."""
+"""The command line: migrate, invite, people, export, erase, find-person, redact, run, digest,
+retention, backup, restore, sandbox, report, finance, fund."""
 
 from __future__ import annotations
 
@@ -240,6 +240,60 @@ def erase(person: int = typer.Option(..., help="The person's id (see `people`)")
     typer.echo(f"Person {person}'s personal data is erased: {done.values:,} values replaced, "
                f"{done.messages_cancelled:,} unsent messages to them cancelled, {files:,} "
                "files deleted.")
+
+
+@app.command("find-person")
+def find_person(text: list[str] = typer.Argument(..., help="A name, phone number or e-mail "
+                                                 "address (several: any of them)")) -> None:
+    """List every record that mentions a person (a member of the public, say): table, record,
+    field and a short excerpt, for the Data Protection Officer's eyes only (not logged)."""
+    from storage.privacy.mentions import describe, find_mentions
+
+    async def work(db: Database, scheme: Scheme) -> Any:
+        async with db.transaction() as session:
+            return await find_mentions(session, scheme, text)
+
+    mentions = _run(work)
+    for line in describe(mentions):
+        typer.echo(line)
+    typer.echo(f"{len(mentions):,} mentions in "
+               f"{len({(m.table, m.record_id) for m in mentions}):,} records.", err=True)
+
+
+@app.command()
+def redact(mention: list[str] = typer.Option(..., "--mention", help="A name, phone number or "
+                                             "e-mail address to remove (repeat for each)"),
+           with_media: bool = typer.Option(False, "--with-media", help="Also delete the "
+                                           "photos whose caption names them"),
+           yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation")) -> None:
+    """Remove every mention of a person who is not a user of the scheme (see find-person),
+    with one audit line; records stay with the mention replaced."""
+    from storage.operations.people import cli_admin
+    from storage.privacy.erasure import remove_files
+    from storage.privacy.mentions import do_redact_mention
+
+    if not yes and not typer.confirm("Remove every mention listed by find-person? This "
+                                     "cannot be undone"):
+        raise typer.Exit(1)
+
+    async def work(db: Database, scheme: Scheme) -> Any:
+        async with db.transaction() as session:
+            return await do_redact_mention(session, scheme, texts=mention,
+                                           with_media=with_media,
+                                           actor=await cli_admin(session))
+
+    done = _run(work)
+    files = remove_files(done.paths, done.content_hashes, _settings().media_dir)
+    typer.echo(f"Removed {len(done.mentions):,} mentions from {done.records:,} records.")
+    for media_id in done.photos:
+        if with_media:
+            typer.echo(f"Photo {media_id}: its caption named them; its files are deleted.")
+        else:
+            typer.echo(f"Photo {media_id}: its caption named them and is redacted; the photo "
+                       "itself may show them. Look at it, and if it does, run this again "
+                       "with --with-media to delete the photos named.")
+    if files:
+        typer.echo(f"{files:,} files deleted.")
 
 
 @app.command()

@@ -24,10 +24,16 @@ MIN_NAME_CHARS = 3
 
 def phone_numbers_in(text: str) -> list[tuple[int, int, str]]:
     """(start, end, E.164) of every phone number written in the text."""
-    return [(m.start, m.end, phonenumbers.format_number(m.number,
-                                                        phonenumbers.PhoneNumberFormat.E164))
-            for m in phonenumbers.PhoneNumberMatcher(text, REGION,
-                                                     leniency=phonenumbers.Leniency.POSSIBLE)]
+    found = []
+    for m in phonenumbers.PhoneNumberMatcher(text, REGION,
+                                             leniency=phonenumbers.Leniency.POSSIBLE):
+        start = m.start
+        # "(+44 7700 900123)": the matcher takes the opening bracket, not the closing one.
+        if text[start] == "(" and m.raw_string.count("(") > m.raw_string.count(")"):
+            start += 1
+        found.append((start, m.end, phonenumbers.format_number(
+            m.number, phonenumbers.PhoneNumberFormat.E164)))
+    return found
 
 
 def normalise_phone(text: str) -> str | None:
