@@ -4,8 +4,10 @@ Everything is created through the storage operations — invites redeemed, engag
 pre-notified, feedback filed, follow-ups handled, grants recommended and decided, hours and
 expenses logged, a meeting scheduled — each at a plausible moment before now, so the rules
 hold, the audit trail reads like a real month and the outbox holds the posts the office would
-have seen. Names and places are West Mercia's; with another scheme file the first areas,
-objectives and lists of that scheme are used instead.
+have seen. The people are the same for every scheme; the places are the scheme's own: the
+towns of its areas (West Mercia's are named below, another scheme's story happens in its own
+areas) and the meeting venue and journey of its `words:`, so the Essex sandbox shows no
+West Mercia place. Objectives and lists come from the scheme file too.
 """
 
 from __future__ import annotations
@@ -58,6 +60,25 @@ ROLE_TITLES = {Role.OFFICER: "Engagement officer", Role.COMMISSIONING: "Commissi
                Role.COMMISSIONER: "Commissioner", Role.DEPUTY: "Deputy Commissioner"}
 
 
+# The towns of West Mercia's areas the demo story visits, in the order it visits them. For an
+# area not listed here (another scheme's) the story's towns are the scheme's areas, starting
+# at the ambassador's own.
+TOWNS = {"Shropshire": ("Much Wenlock", "Bridgnorth", "Church Stretton"),
+         "Telford and Wrekin": ("Telford", "Oakengates"),
+         "Herefordshire": ("Ross-on-Wye", "Kington", "Leominster", "Hereford"),
+         "Worcestershire": ("Evesham", "Droitwich Spa", "Malvern", "Worcester")}
+BY_KEY = {who.key: who for who in AMBASSADORS}
+
+
+def town(scheme: Scheme, key: str, nth: int = 0) -> str:
+    """The `nth` town of the ambassador's part of the scheme."""
+    who = BY_KEY[key]
+    towns = TOWNS.get(area_of(scheme, who) or "")
+    if towns:
+        return towns[nth % len(towns)]
+    return scheme.areas[((who.area_index or 0) + nth) % len(scheme.areas)]
+
+
 def area_of(scheme: Scheme, who: DemoPerson) -> str | None:
     if who.area_index is None:
         return None
@@ -105,6 +126,9 @@ class _History:
 
     async def person(self, s: AsyncSession, key: str) -> Person:
         return await people.get_person(s, self.ids[key])
+
+    def town(self, key: str, nth: int = 0) -> str:
+        return town(self.scheme, key, nth)
 
     def kind(self, wanted: str) -> str:
         return _pick(self.scheme.engagement_kinds, [wanted])[0]
@@ -170,25 +194,25 @@ class _History:
                             actor=await self.person(s, who), now=at, **extra)
 
     async def engagements_and_feedback(self) -> None:
-        at = self.at
-        await self.engagement("wenlock", "ann", "Much Wenlock parish council",
-                              "Parish council meeting", "Memorial Hall, Much Wenlock",
+        at, t = self.at, self.town
+        await self.engagement("wenlock", "ann", f"{t('ann')} parish council",
+                              "Parish council meeting", self.scheme.words.place_example,
                               at(-20, 19), 2, 20)
         routine = await self.feedback(
             "wenlock", "ann", at(-19, 10), attendees=18,
             groups=self.groups("Rural communities", "Older people"),
             topics=self.topics("Road safety", "Rural crime"),
             summary="Councillors raised speeding on the High Street at school times and "
-                    "thefts from farm outbuildings on the Bridgnorth road.",
+                    f"thefts from farm outbuildings on the {t('ann', 1)} road.",
             outcomes="Agreed to share how to set up a Community Speedwatch group.",
             follow_up="office", detail="Send the clerk the Speedwatch sign-up pack.",
             minutes=150)
         await self.handle(routine, "officer", at(-17, 11), follow_ups.do_complete_follow_up,
                           note="Pack sent to the parish clerk.")
 
-        await self.engagement("bridgnorth", "ann", "Bridgnorth Rotary business breakfast",
-                              "Business visit", "Severn Arms, Bridgnorth", at(-9, 7, 30), 1.5,
-                              30)
+        await self.engagement("bridgnorth", "ann", f"{t('ann', 1)} Rotary business breakfast",
+                              "Business visit", f"Crown Hotel, {t('ann', 1)}", at(-9, 7, 30),
+                              1.5, 30)
         await self.feedback(
             "bridgnorth", "ann", at(-9, 12), attendees=26, groups=self.groups("Businesses"),
             topics=self.topics("Fraud and scams"),
@@ -197,7 +221,7 @@ class _History:
             outcomes="Rotary will circulate Action Fraud's business guide.", minutes=120)
 
         await self.engagement("woodside", "raj", "Woodside youth club",
-                              "School or youth group", "Woodside Youth Centre, Telford",
+                              "School or youth group", f"Woodside Youth Centre, {t('raj')}",
                               at(-15, 18), 2, 30)
         attention = await self.feedback(
             "woodside", "raj", at(-14, 9), attendees=31,
@@ -212,8 +236,9 @@ class _History:
         await self.handle(attention, "officer", at(-14, 11),
                           follow_ups.do_acknowledge_follow_up)
 
-        await self.engagement("mosque", "raj", "Telford Central Mosque open day",
-                              "Community event", "Telford Central Mosque", at(-6, 11), 4, 100)
+        await self.engagement("mosque", "raj", f"{t('raj')} Central Mosque open day",
+                              "Community event", f"{t('raj')} Central Mosque", at(-6, 11), 4,
+                              100)
         await self.feedback(
             "mosque", "raj", at(-6, 17), attendees=120,
             groups=self.groups("Faith groups", "Ethnic minority communities"),
@@ -221,8 +246,8 @@ class _History:
             summary="Warm welcome; visitors asked how to report hate incidents and were "
                     "pleased to meet the local PCSO.", minutes=270)
 
-        await self.engagement("ross", "megan", "Ross-on-Wye older people's forum",
-                              "Surgery or drop-in", "Larruped Hall, Ross-on-Wye", at(-12, 14),
+        await self.engagement("ross", "megan", f"{t('megan')} older people's forum",
+                              "Surgery or drop-in", f"Larruped Hall, {t('megan')}", at(-12, 14),
                               1.5, 15)
         forum = await self.feedback(
             "ross", "megan", at(-12, 18), attendees=16, groups=self.groups("Older people"),
@@ -232,21 +257,24 @@ class _History:
             detail="Send the forum the 'Take Five' leaflets (40 copies).", minutes=120)
         await self.handle(forum, "officer", at(-11, 10), follow_ups.do_acknowledge_follow_up)
 
-        await self.engagement("kington", "megan", "Kington farmers' breakfast",
-                              "Community event", "Kington Livestock Market", at(-4, 8), 2, 25)
+        await self.engagement("kington", "megan", f"{t('megan', 1)} farmers' breakfast",
+                              "Community event", f"{t('megan', 1)} Livestock Market", at(-4, 8),
+                              2, 25)
         await self.feedback(  # the urgent one: left open for the office to act on
             "kington", "megan", at(-3, 9), attendees=22,
             groups=self.groups("Rural communities", "Businesses"),
             topics=self.topics("Rural crime"),
-            summary="Three farms near Kington lost quad bikes in one week. Farmers say 101 "
-                    "calls go unanswered for up to an hour and they have stopped reporting.",
+            summary=f"Three farms near {t('megan', 1)} lost quad bikes in one week. Farmers "
+                    "say 101 calls go unanswered for up to an hour and they have stopped "
+                    "reporting.",
             outcomes="Farmers agreed to join the Rural Crime WhatsApp group.",
             follow_up="commissioner",
             detail="Farmers ask the Commissioner to raise 101 answer times with the Chief "
                    "Constable before the lambing season.", urgency="urgent", minutes=150)
 
-        await self.engagement("evesham", "tom", "Evesham Good Neighbours coffee morning",
-                              "Community event", "Evesham Methodist Church", at(-13, 10), 2, 30)
+        await self.engagement("evesham", "tom", f"{t('tom')} Good Neighbours coffee morning",
+                              "Community event", f"{t('tom')} Methodist Church", at(-13, 10), 2,
+                              30)
         await self.feedback(
             "evesham", "tom", at(-13, 15), attendees=35,
             groups=self.groups("Older people", "Victims of crime"),
@@ -255,29 +283,29 @@ class _History:
                     "£2,000.", outcomes="Good Neighbours want to run scam-awareness sessions.",
             minutes=150)
         # Held yesterday, no feedback yet: the nudge falls due when the clock moves on.
-        await self.engagement("droitwich", "tom", "Droitwich Spa parish council",
-                              "Parish council meeting", "Droitwich Spa Town Hall", at(-1, 19),
+        await self.engagement("droitwich", "tom", f"{t('tom', 1)} parish council",
+                              "Parish council meeting", f"{t('tom', 1)} Town Hall", at(-1, 19),
                               2, 15, notice_days=6)
 
         for key, who, title, kind, place, starts, length in (
-                ("stretton", "ann", "Church Stretton school assembly", "School or youth group",
-                 "Church Stretton School", at(3, 9), 1),
-                ("oakengates", "raj", "Oakengates partners' meeting", "Partner meeting",
-                 "Oakengates Theatre", at(2, 14), 1),
-                ("leominster", "megan", "Leominster market stall", "Community event",
-                 "Corn Square, Leominster", at(5, 10), 4),
-                ("malvern", "tom", "Malvern business crime forum", "Business visit",
-                 "Malvern Cube", at(8, 18, 30), 2)):
+                ("stretton", "ann", f"{t('ann', 2)} school assembly", "School or youth group",
+                 f"{t('ann', 2)} School", at(3, 9), 1),
+                ("oakengates", "raj", f"{t('raj', 1)} partners' meeting", "Partner meeting",
+                 f"{t('raj', 1)} Theatre", at(2, 14), 1),
+                ("leominster", "megan", f"{t('megan', 2)} market stall", "Community event",
+                 f"Market Square, {t('megan', 2)}", at(5, 10), 4),
+                ("malvern", "tom", f"{t('tom', 2)} business crime forum", "Business visit",
+                 f"{t('tom', 2)} Library", at(8, 18, 30), 2)):
             await self.engagement(key, who, title, kind, place, starts, length, None,
                                   notice_days=2)
 
     # -- grants ------------------------------------------------------------------------------
 
     async def grants(self) -> None:
-        at = self.at
+        at, t = self.at, self.town
         async with self.db.transaction() as s:
             football = await grants.do_recommend_grant(
-                s, self.scheme, applicant_organisation="Much Wenlock Juniors FC",
+                s, self.scheme, applicant_organisation=f"{t('ann')} Juniors FC",
                 applicant_contact="Sue Evans, 07700 900123",
                 project="Floodlight hire so the under-14s can train on winter evenings "
                         "instead of gathering in the square.", amount_pence=60_000,
@@ -295,7 +323,7 @@ class _History:
 
         async with self.db.transaction() as s:
             scams = await grants.do_recommend_grant(
-                s, self.scheme, applicant_organisation="Evesham Good Neighbours",
+                s, self.scheme, applicant_organisation=f"{t('tom')} Good Neighbours",
                 applicant_contact="Pat Morris, pat.morris@example.org",
                 project="Six scam-awareness sessions for older residents with Trading "
                         "Standards, with printed guides to keep by the phone.",
@@ -329,24 +357,28 @@ class _History:
     async def claim_with_receipt(self, media_dir: Path) -> None:
         processor = PhotoProcessor(MediaStore(media_dir), workers=1, executor="thread")
         try:
-            photo = await processor.process(receipt_jpeg(), "receipt.jpg")
+            ticket = receipt_jpeg(self.town("tom", 3), self.town("tom", 2))
+            photo = await processor.process(ticket, "receipt.jpg")
         finally:
             await processor.aclose()
         async with self.db.transaction() as s:
             await expenses.do_claim_expense(
                 s, self.scheme, kind="travel", amount_pence=1240,
                 incurred_on=self.today - dt.timedelta(days=3),
-                description="Train from Worcester to Malvern for the Good Neighbours meeting",
+                description=f"Train from {self.town('tom', 3)} to {self.town('tom', 2)} for the "
+                            "Good Neighbours meeting",
                 receipt_path=str(photo.safe_path), receipt_thumb_path=str(photo.thumb_path),
                 actor=await self.person(s, "tom"), today=self.today)
 
     # -- hours, expenses, a meeting ----------------------------------------------------------
 
     async def hours_expenses_and_meetings(self) -> None:
-        logged = {"ann": [(-20, 180, "Much Wenlock parish council"), (-9, 150, "Rotary"),
+        t = self.town
+        logged = {"ann": [(-20, 180, f"{t('ann')} parish council"), (-9, 150, "Rotary"),
                           (-7, 120, "Emails and planning")],
                   "raj": [(-15, 210, "Woodside youth club"), (-6, 300, "Mosque open day")],
-                  "megan": [(-12, 150, "Older people's forum"), (-4, 240, "Kington, with travel"),
+                  "megan": [(-12, 150, "Older people's forum"),
+                            (-4, 240, f"{t('megan', 1)}, with travel"),
                             (-2, 90, "Follow-up calls")],
                   "tom": [(-13, 180, "Good Neighbours coffee morning"), (-8, 60, "Phone calls")]}
         async with self.db.transaction() as s:
@@ -359,21 +391,22 @@ class _History:
             await expenses.do_claim_expense(
                 s, self.scheme, kind="mileage", amount_pence=None, miles_tenths=460,
                 incurred_on=self.today - dt.timedelta(days=4),
-                description="Hereford to Kington and back for the farmers' breakfast",
+                description=f"{t('megan', 3)} to {t('megan', 1)} and back for the farmers' "
+                            "breakfast",
                 actor=await self.person(s, "megan"), today=self.today)
         async with self.db.transaction() as s:
             await meetings.do_schedule_meeting(
                 s, self.scheme, kind="quarterly", title="Quarterly ambassadors' meeting",
-                place="Hindlip Park, Worcester", starts_at=self.at(9, 10),
+                place=self.scheme.words.meeting_venue, starts_at=self.at(9, 10),
                 ends_at=self.at(9, 12, 30), actor=await self.person(s, "officer"),
                 now=self.now - dt.timedelta(days=10))
 
 
-def receipt_jpeg() -> bytes:
+def receipt_jpeg(start: str, end: str) -> bytes:
     """A plausible till receipt, drawn (the demo has no real one to show)."""
     image = Image.new("RGB", (420, 560), "white")
     draw = ImageDraw.Draw(image)
-    lines = ["WEST MIDLANDS RAILWAY", "", "Worcester Foregate St", "  to Great Malvern",
+    lines = ["RAILWAY TICKET", "", start[:24], f"  to {end}"[:26],
              "Off-peak day return", "", "1 x Adult          £12.40", "",
              "TOTAL              £12.40", "Paid by card", "", "Thank you for travelling"]
     for number, line in enumerate(lines):
