@@ -31,6 +31,7 @@ from storage.db import Database
 from storage.models import (Area, Engagement, EngagementStatus, Feedback, FollowUp,
                             FollowUpStatus, GrantRecommendation, GrantStatus, HoursEntry, Media,
                             Person, ReviewStatus, Role, Urgency, utcnow)
+from storage.operations.catch_ups import WeekOfCatchUps, week_of_catch_ups
 from storage.operations.funds import period_label
 from storage.operations.people import active_people_with_role
 from storage.operations.reminders import claim_mark
@@ -161,6 +162,7 @@ class Digest:
     media_approved: int = 0
     media_pending: int = 0
     excerpts: list[Excerpt] = field(default_factory=list)   # outcomes marked publishable
+    catch_ups: WeekOfCatchUps | None = None                  # who answered, who did not, what
 
     @property
     def week_end(self) -> dt.date:
@@ -262,6 +264,8 @@ async def build_digest(session: AsyncSession, scheme: Scheme, week_start: dt.dat
     await _lists(conn, scheme, digest, w)
     await _hours(conn, digest, w.monday)
     await _average_and_excerpts(conn, scheme, digest, w)
+    # Ambassadors who joined after the week before began cannot have missed two weeks.
+    digest.catch_ups = await week_of_catch_ups(session, w.monday, active_since=w.prev_start)
     return digest
 
 
@@ -576,6 +580,8 @@ def _sections(d: Digest) -> list[tuple[str, list[str]]]:
     sections.append(("Follow-ups", [
         f"{_was(d.follow_ups_new, d.prev_follow_ups_new)} new, {d.follow_ups_open} open, "
         f"{d.follow_ups_overdue} overdue."]))
+    if d.catch_ups is not None:
+        sections.append(("Catch-ups", _catch_up_lines(d.catch_ups)))
     # Urgent items first: what needs someone today comes before the week's figures.
     sections.insert(0, ("Urgent this week", _urgent_lines(d)))
     stages = "; ".join(f"{s.count} {STAGE_WORDS[GrantStatus(s.status)]} "
@@ -614,6 +620,27 @@ def _sections(d: Digest) -> list[tuple[str, list[str]]]:
     return sections
 
 
+CATCH_UP_QUOTE = 200        # characters of each thing raised the digest quotes
+
+
+def _catch_up_lines(week: WeekOfCatchUps) -> list[str]:
+    """Who answered the week's catch-up, who has not for two weeks running, what was raised
+    (and whether the office has made it a follow-up)."""
+    lines = [f"Answered: {', '.join(week.answered)}." if week.answered
+             else "Nobody answered this week's catch-up question."]
+    if week.missed_twice:
+        lines.append(f"No answer two weeks running: {', '.join(week.missed_twice)}.")
+    if week.raised:
+        lines.append("Raised:")
+    for name, text, follow_up_id in week.raised:
+        quoted = " ".join(text.split())
+        if len(quoted) > CATCH_UP_QUOTE:
+            quoted = quoted[:CATCH_UP_QUOTE - 1].rstrip() + "…"
+        taken = f" (follow-up #{follow_up_id})" if follow_up_id else ""
+        lines.append(f"  {name}: “{quoted}”{taken}")
+    return lines
+
+
 def _urgent_lines(d: Digest) -> list[str]:
     """Urgent and attention follow-ups still open at the week's end, urgent first."""
     if not d.urgent_count:
@@ -638,7 +665,8 @@ def _quiet_line(d: Digest) -> str:
 
 def _quiet_sections(d: Digest) -> list[tuple[str, list[str]]]:
     """A quiet week: say so, then only what still stands (open items, fund, next week)."""
-    keep = {"Urgent this week", "Follow-ups", "Grants", "Feedback overdue", "Next week"}
+    keep = {"Urgent this week", "Follow-ups", "Catch-ups", "Grants", "Feedback overdue",
+            "Next week"}
     return [(h, lines) for h, lines in _sections(d) if h in keep]
 
 

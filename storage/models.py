@@ -583,3 +583,20 @@ class MeetingAttendance(Base):
     __tablename__ = "meeting_attendance"
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+
+# --- Added by the catch-ups issue (storage/operations/catch_ups.py) -----------------------
+
+
+class CatchUp(Base):
+    """An ambassador's answer to the weekly catch-up question, kept (issue 19): who, which
+    ISO week, what they said, and whether it raises something for the office. Turned into a
+    follow-up from its Slack post, it points at that follow-up (once: unique)."""
+    __tablename__ = "catch_ups"
+    __table_args__ = (Index("ix_catch_ups_week", "week", "person_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    week: Mapped[str] = mapped_column(String(8))            # "2026-W48"
+    answer: Mapped[str] = mapped_column(Text)
+    raised: Mapped[bool] = mapped_column(Boolean, default=True)
+    answered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("follow_ups.id"), unique=True)

@@ -222,6 +222,29 @@ def follow_up_assigned(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
                             "in the alerts channel.")])
 
 
+# ---- catch-ups ------------------------------------------------------------------------------
+
+CATCH_UP_FOLLOW_UP = "catch_up_follow_up"
+
+
+def catch_up_answer(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
+    """An ambassador's catch-up answer, kept; "Make a follow-up" turns it into one. The
+    rewrite after the press (catch_up_follow_up) shows the same answer and the follow-up."""
+    area = f" ({esc(payload['area'])})" if payload.get("area") else ""
+    blocks = [*sections(f"💬 *Catch-up from {esc(payload.get('ambassador', ''))}{area}*, "
+                        f"week {esc(payload.get('week', ''))}\n{_quote(payload.get('answer'))}")]
+    value = str(payload.get("catch_up_id", ""))
+    if payload.get("line"):
+        blocks.append(context(f"📌 {esc(payload['line'])}"))
+    elif payload.get("catch_up_id") is not None:
+        blocks.append(actions(f"catch_up:{value}",
+                              [button("Make a follow-up", CATCH_UP_FOLLOW_UP, value)]))
+    return message(payload.get("text", ""), blocks)
+
+
+catch_up_follow_up = catch_up_answer
+
+
 # ---- media --------------------------------------------------------------------------------
 
 def _media_file(payload: Payload) -> dict[str, Any] | None:
@@ -451,6 +474,8 @@ SLACK_RENDERERS: dict[str, Renderer] = {
     "follow_up_alert": follow_up_alert,
     "follow_up_updated": follow_up_updated,
     "follow_up_escalated": follow_up_escalated,
+    "catch_up_answer": catch_up_answer,
+    "catch_up_follow_up": catch_up_follow_up,
     "follow_up_assigned": follow_up_assigned,
     "media_received": media_received,
     "media_reviewed": media_reviewed,

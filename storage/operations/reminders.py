@@ -22,6 +22,7 @@ from storage.errors import InvalidInput
 from storage.models import (Engagement, EngagementStatus, Feedback, FollowUp, FollowUpStatus,
                             Meeting, MeetingKind, Outbox, Person, Role,
                             ScheduleMark, utcnow)
+from storage.operations import catch_ups
 from storage.operations.hours import minutes_in_month
 from storage.operations.meetings import RSVP_ANSWERS
 from storage.operations.people import active_people_with_role, is_reachable
@@ -264,7 +265,8 @@ async def do_answer_open_catch_up(session: AsyncSession, scheme: Scheme, *, text
 async def do_answer_catch_up(session: AsyncSession, scheme: Scheme, *, text: str,
                              actor: Person, now: dt.datetime | None = None,
                              week: str | None = None) -> Outbox:
-    """An ambassador's answer to the catch-up question goes to the engagements channel."""
+    """An ambassador's answer to the catch-up question is kept, and goes to the engagements
+    channel."""
     require(actor, Action.OWN_RECORDS, target_type="people", target_id=actor.id)
     now = now or utcnow()
     answer = (text or "").strip()
@@ -276,14 +278,13 @@ async def do_answer_catch_up(session: AsyncSession, scheme: Scheme, *, text: str
                            f"{len(answer):,}. Please shorten it.", field="answer")
     week = week or iso_week(_today(scheme, now))
     await claim_mark(session, f"catch_up_answer:{week}:{actor.id}", now=now)
-    area = actor.area.name if actor.area else ""
-    row = outbox.to_channel(
-        session, scheme, "engagements", "catch_up_answer",
-        f"Catch-up from {actor.name}{f' ({area})' if area else ''}, week {week}: {answer}",
-        data={"person_id": actor.id, "ambassador": actor.name, "area": area, "week": week,
-              "answer": answer})
-    audit(session, actor, "answer_catch_up", target=actor, after={"week": week})
-    return row
+    # Kept as a record (the digest and the deputy read it) and posted with its button.
+    kept = await catch_ups.keep_answer(session, scheme, actor, week=week, answer=answer,
+                                       now=now)
+    audit(session, actor, "answer_catch_up", target=actor,
+          after={"week": week, "catch_up_id": kept.id})
+    return await session.scalar(select(Outbox).where(
+        Outbox.ref == catch_ups.post_ref(kept.id)))
 
 
 def _previous_month(today: dt.date) -> tuple[int, int]:
@@ -345,8 +346,9 @@ async def do_alert_overdue_follow_ups(session: AsyncSession, scheme: Scheme, *,
     if not await claim_mark(session, f"overdue_follow_ups:{_today(scheme, now)}", now=now):
         return None
     rows = (await session.execute(
-        select(FollowUp, Engagement.title, Person.name)
-        .join(Engagement, Engagement.id == FollowUp.engagement_id)
+        select(FollowUp, follow_up_title(), Person.name)
+        .outerjoin(Engagement, Engagement.id == FollowUp.engagement_id)
+        .outerjoin(Meeting, Meeting.id == FollowUp.meeting_id)
         .outerjoin(Person, Person.id == FollowUp.owner_id)
         .where(*where).order_by(FollowUp.due_at).limit(OVERDUE_LIST_LIMIT))).all()
     lines = [f"• {f.urgency.upper()}: {title} — {f.detail[:200]} — "

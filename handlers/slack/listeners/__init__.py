@@ -6,12 +6,14 @@ from slack_bolt.async_app import AsyncApp
 
 from handlers.slack.listeners import (actions, commands, events, expenses, forms, outcomes,
                                       views)
+from handlers.slack.listeners import catch_ups
 
 
 def register_listeners(app: AsyncApp) -> None:
     actions.register(app)
     expenses.register(app)
     outcomes.register(app)
+    catch_ups.register(app)
     forms.register(app)
     views.register(app)
     commands.register(app)
