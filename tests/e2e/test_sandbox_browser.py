@@ -229,11 +229,10 @@ def send_photo(phone: Phone, engagement: str) -> None:
     """/photos with one photo chosen from the page's 📎, consent given, no children."""
     phone.send("/photos", then="Which engagement are they from?")
     phone.tap(engagement, then="Send the photos or video now")
-    before = phone._count()
     phone.page.get_by_test_id("photo").set_input_files(
         {"name": "engagement.jpg", "mimeType": "image/jpeg", "buffer": a_photo()})
     expect(phone.page.locator('#chat [data-testid="my-message"] img').last).to_be_visible()
-    phone._wait_for_new(before, "Received 1 so far")
+    phone.said("Received 1 so far")   # the question's own message, edited with the count
     phone.tap("Done", then="Did everyone shown agree")
     phone.tap("Yes", then="Are any children")
     phone.tap("No", then="Anything the office should know")
@@ -607,3 +606,37 @@ def test_the_outbox_shows_every_rows_totals_and_times(browser, sandbox) -> None:
         times = page.get_by_test_id("outbox-time")
         assert re.fullmatch(r"\w{3} \d{1,2} \w{3} \d{4}, \d\d:\d\d",
                             times.first.text_content() or "")
+
+
+def test_a_file_that_is_not_a_photo_is_refused_before_the_next_question(browser,
+                                                                        sandbox) -> None:
+    """At 390×844, /photos: a text file from the paperclip's File is refused at once, by its
+    name, while the photo question (one count, one set of buttons) is still the one asked —
+    not after the consent questions and Submit. The phone layout's picture for the README
+    (docs/sandbox-phone.png) is taken here."""
+    with page_sized(browser, 390, 844) as page:
+        open_page(page, sandbox.url, ambassador="megan", actor="commissioning")
+        if page.get_by_test_id("start").is_visible():
+            page.get_by_test_id("start").click()
+        phone = Phone(page)
+        phone.send("/photos", then="Which engagement are they from?")
+        phone.tap("forum", then="Send the photos or video now")
+        page.get_by_test_id("photo").set_input_files(
+            {"name": "forum.jpg", "mimeType": "image/jpeg", "buffer": a_photo()})
+        phone.said("Received 1 so far")
+        before = phone._count()
+        page.get_by_test_id("attach").click()
+        with page.expect_file_chooser() as chosen:
+            page.get_by_test_id("attach-file").click()
+        chosen.value.set_files({"name": "notes.txt", "mimeType": "text/plain",
+                                "buffer": b"Minutes of the older people's forum"})
+        phone._wait_for_new(before, "“notes.txt” isn't a photo (it looks like text)")
+        assert phone.bot_messages.filter(has_text="Did everyone shown agree").count() == 0
+        expect(page.locator("#chat .kb-btn", has_text="Done")).to_have_count(1)
+        phone.said("Received 1 so far")
+        no_sideways_scroll(page)
+        page.get_by_test_id("chat").evaluate("(chat) => { chat.scrollTop = chat.scrollHeight; }")
+        shot(page, "phone-width-file-refused")
+        page.screenshot(path=str(ROOT / "docs" / "sandbox-phone.png"))
+        phone.question = "Send the photos or video now"   # its buttons, above the refusal
+        phone.tap("Done", then="Did everyone shown agree")
