@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,16 +29,19 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import outbox
 from storage import personal_data as pd
 from storage.audit import audit
 from storage.errors import Conflict, NotFound
-from storage.models import FormDraft, Media, OutboxStatus, Person, Role, utcnow
+from storage.models import FormDraft, Media, Outbox, OutboxStatus, Person, Role, utcnow
 from storage.permissions import Action, require
 from storage.privacy import scan
 from storage.privacy.needles import Needle, Scrubber
 from storage.scheme import Scheme, Words
 
 log = logging.getLogger(__name__)
+
+HASH_NAME = re.compile(r"[0-9a-f]{64}")
 
 # A message to an erased person that had not gone yet (the dispatcher sends only pending ones).
 CANCELLED = "cancelled"
@@ -75,7 +79,9 @@ def remove_files(paths: list[str], content_hashes: list[str],
     targets = {Path(p) for p in paths}
     if media_root is not None:
         store = MediaStore(media_root)
-        for digest in content_hashes:
+        # A receipt's files are named by its hash too: its original goes with its copies.
+        named = [Path(p).stem for p in paths if HASH_NAME.fullmatch(Path(p).stem)]
+        for digest in {*content_hashes, *named}:
             targets.update(store.files_of(digest))
     removed = 0
     for path in sorted(targets):
@@ -162,9 +168,32 @@ def _about(name: str, row: Any, owned: dict[str, set[tuple[Any, ...]]], key: tup
     return key in owned.get(name, set())
 
 
+class _Posts:
+    """Posts in Slack channels showing what was erased are edited in place: the latest
+    message of each post (`ref`), if erasure changed it, is sent again as a rewrite."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, tuple[int, Any, Any, bool]] = {}
+
+    def seen(self, found: scan.Value, new: Any) -> None:
+        mapping = found.row._mapping
+        name = mapping["ref"] or mapping["replaces_ref"]
+        if name and found.key[0] > self.latest.get(name, (0,))[0]:
+            self.latest[name] = (found.key[0], mapping, new, new != found.value)
+
+    def rewrite(self, session: AsyncSession) -> None:
+        for name, (_, mapping, new, changed) in sorted(self.latest.items()):
+            if changed and mapping["status"] == OutboxStatus.SENT.value \
+                    and mapping["transport"] == outbox.SLACK:
+                outbox.queue_row(session, Outbox(
+                    transport=mapping["transport"], destination=mapping["destination"],
+                    event=mapping["event"], payload=new, replaces_ref=name))
+
+
 def _judging_columns(t: Any) -> list[Any]:
     wanted = {"audit_events": ("actor_id", "target_type", "target_id"),
-              "outbox": ("transport", "destination", "payload", "status")}.get(t.name, ())
+              "outbox": ("transport", "destination", "payload", "status", "event", "ref",
+                         "replaces_ref")}.get(t.name, ())
     return [t.columns[c] for c in wanted]
 
 
@@ -209,6 +238,7 @@ async def do_erase_person(session: AsyncSession, scheme: Scheme | None = None, *
 
     changes: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
     cancelled = 0
+    posts = _Posts()
     async for found in scan.values(session, skip={"people", "form_drafts"},
                                    extra=_judging_columns):
         mapping = found.row._mapping
@@ -228,6 +258,8 @@ async def do_erase_person(session: AsyncSession, scheme: Scheme | None = None, *
         scrubber = (about if _about(found.table, found.row, owned, found.key, person.id)
                     else anywhere)
         new = scrubber.value(found.value)
+        if found.table == "outbox" and found.column == "payload":
+            posts.seen(found, new)
         if new != found.value:
             changes.append((found.table, found.key, {found.column: new}))
 
@@ -237,6 +269,7 @@ async def do_erase_person(session: AsyncSession, scheme: Scheme | None = None, *
                               .execution_options(synchronize_session=False))
     erasure.values += len(changes)
     erasure.messages_cancelled = cancelled
+    posts.rewrite(session)
 
     await session.execute(FormDraft.__table__.delete().where(FormDraft.person_id == person.id))
     person.name = label
