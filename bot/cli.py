@@ -242,6 +242,22 @@ def erase(person: int = typer.Option(..., help="The person's id (see `people`)")
                "files deleted.")
 
 
+@app.command()
+def deactivate(person: int = typer.Option(..., help="The person's id (see `people`)"),
+               reason: str | None = typer.Option(None, help="Why, for the audit trail")) -> None:
+    """Stop a person using the bot and receiving anything (objection, restriction, leaving);
+    their records stay until erased or past retention."""
+    from storage.operations.people import cli_admin, do_deactivate_person
+
+    async def work(db: Database, scheme: Scheme) -> None:
+        async with db.transaction() as session:
+            await do_deactivate_person(session, person_id=person, reason=reason,
+                                       actor=await cli_admin(session))
+
+    _run(work)
+    typer.echo(f"Person {person} is deactivated: they receive nothing and cannot use the bot.")
+
+
 @app.command("find-person")
 def find_person(text: list[str] = typer.Argument(..., help="A name, phone number or e-mail "
                                                  "address (several: any of them)")) -> None:
