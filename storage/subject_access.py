@@ -210,33 +210,26 @@ async def mention_bundle(session: AsyncSession, scheme: Scheme, text: str) -> Bu
     from storage.privacy.mentions import find_mentions
 
     bundle = Bundle({"kind": "mention", "text": text})
-    wanted: dict[str, set[Any]] = {}
+    wanted: dict[str, set[str]] = {}
     for mention in await find_mentions(session, scheme, text):
-        wanted.setdefault(mention.table, set()).add(_mention_key(mention))
-        bundle.excerpts.append({"table": mention.table, "id": _mention_key(mention),
-                                "column": getattr(mention, "column", None),
-                                "excerpt": getattr(mention, "excerpt", None)})
+        wanted.setdefault(mention.table, set()).add(mention.record_id)
+        bundle.excerpts.append({"table": mention.table, "id": mention.record_id,
+                                "column": mention.field, "excerpt": mention.excerpt})
     for t in _tables():
         if t.name not in wanted:
             continue
-        key = t.primary_key.columns
-        if len(key) == 1:
-            rows = await _rows(session, t, list(key)[0].in_(sorted(wanted[t.name])))
-        else:
-            rows = [row for row in await _rows(session, t, or_(*[
-                (list(key)[0] == k[0]) for k in wanted[t.name]]))
-                if tuple(row[c.name] for c in key) in wanted[t.name]]
-        bundle.tables[t.name] = rows
+        key = list(t.primary_key.columns)
+        # record ids are the primary key's values joined by "/": read the rows by the first
+        # part, keep those whose whole key was named
+        firsts = {part.split("/")[0] for part in wanted[t.name]}
+        by_text = isinstance(key[0].type, String | Text)
+        values = sorted(firsts if by_text else {int(v) for v in firsts if v.isdigit()})
+        rows = await _rows(session, t, key[0].in_(values))
+        bundle.tables[t.name] = [row for row in rows if "/".join(
+            str(row[c.name]) for c in key) in wanted[t.name]]
+    bundle.tables = {name: rows for name, rows in bundle.tables.items() if rows}
     _collect_files(bundle)
     return bundle
-
-
-def _mention_key(mention: Any) -> Any:
-    for name in ("id", "row_id", "key"):
-        value = getattr(mention, name, None)
-        if value is not None:
-            return value[0] if isinstance(value, tuple) and len(value) == 1 else value
-    raise TypeError("a mention without a row id")
 
 
 def _collect_files(bundle: Bundle) -> None:

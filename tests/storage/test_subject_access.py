@@ -18,7 +18,8 @@ from storage.media.store import PHOTOS, THUMBS, MediaStore
 from storage.models import Base, Engagement, Feedback, FollowUp, Invite, Media, Outbox, Person
 from storage.operations import engagements, feedback, follow_ups, grants, hours, people
 from storage.outbox import person_address
-from storage.subject_access import person_bundle, write_bundle
+from storage.subject_access import mention_bundle, person_bundle, write_bundle
+from tests.storage.privacy_seed import PUBLIC_NAME, rich_history
 from tests.storage.seed import NOW, Cast
 
 
@@ -96,6 +97,9 @@ def _matches(row: dict, person: Person, owned: dict[str, set], table) -> bool:
                     return True
             if link.by == "address" and table.name == "outbox" and \
                     (row["transport"], row["destination"]) == person_address(person):
+                return True
+            if link.by == "address" and table.name != "outbox" and \
+                    str(row[link.column]).endswith(":" + ":".join(person_address(person))):
                 return True
     if table.name == "audit_events" and row["target_id"] in owned.get(row["target_type"], ()):
         return True
@@ -249,3 +253,44 @@ async def test_years_of_history_take_seconds(db, scheme, tmp_path) -> None:
     assert (len(bundle.tables["engagements"]), len(bundle.tables["feedback"]),
             len(bundle.tables["outbox"])) == (1000, 1000, 1000)
     assert took < 30, f"{took:.1f} s for 3,000 records"
+
+
+async def test_the_rich_history_bundle_matches_the_map(db, scheme, tmp_path) -> None:
+    """The erasure tests' history (a failed-delivery mark, a draft, a captioned photo, the
+    invite naming her): the bundle and the map still agree row for row."""
+    history = await rich_history(db, scheme, tmp_path / "media")
+    async with db.transaction() as s:
+        ann = await s.get(Person, history.cast.ambassador.id)
+        bundle = await person_bundle(s, ann.id)
+        expected = await expected_rows(s, ann)
+    got = {name: {tuple(i) if isinstance(i, list) else (i,) for i in bundle.ids(name)}
+           for name in bundle.tables}
+    assert {n: sorted(v, key=str) for n, v in got.items()} == {
+        n: sorted(v, key=str) for n, v in expected.items()}
+    assert "schedule_marks" in bundle.tables and "form_drafts" in bundle.tables
+    assert {f.name for f in bundle.files} == {
+        f"media/media-{history.media_id}-full-size.jpg",
+        f"media/media-{history.media_id}-thumbnail.jpg"}
+
+
+async def test_a_member_of_the_public_gets_their_bundle_by_mention(db, scheme,
+                                                                  tmp_path) -> None:
+    history = await rich_history(db, scheme, tmp_path / "media")
+    async with db.transaction() as s:
+        bundle = await mention_bundle(s, scheme, PUBLIC_NAME)
+    assert history.media_id in bundle.ids("media")                    # the caption names him
+    assert history.grant_id in bundle.ids("grant_recommendations")    # he is the contact
+    assert bundle.ids("feedback") and bundle.ids("engagements") == []
+    assert all(PUBLIC_NAME in e["excerpt"] for e in bundle.excerpts)
+    out = tmp_path / "john.zip"
+    write_bundle(bundle, out, scheme)
+    with zipfile.ZipFile(out) as zipped:
+        names = zipped.namelist()
+        summary = zipped.read("summary.html").decode()
+        manifest = json.loads(zipped.read("manifest.json"))
+    assert len(names) == len(set(names))
+    assert f"media/media-{history.media_id}-full-size.jpg" in names
+    assert f"media/media-{history.media_id}-thumbnail.jpg" in names
+    assert "Where you are mentioned" in summary and "Farmer John Smith" in summary
+    assert manifest["subject"] == {"kind": "mention", "text": PUBLIC_NAME}
+    assert "Bob Hereford" not in json.dumps(bundle.tables, default=str)

@@ -4,6 +4,7 @@ ids only, and bad requests get a sentence."""
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -28,9 +29,19 @@ def test_export_person_writes_a_bundle_and_names_nobody(url: str,  # noqa: F811
         assert "Ann Smith" in zipped.read("records.json").decode()   # the invite naming her
     assert "Ann Smith" not in made.stdout + made.stderr
 
+    public = cli(url, "export", "--mention", "Ann Smith", "--out", str(tmp_path / "m.zip"))
+    assert public.returncode == 0, public.stderr
+    # the invite naming her, and the audit line of its creation
+    assert public.stdout.startswith("Subject-access bundle for the text given: 2 records from "
+                                    "2 tables")
+    with zipfile.ZipFile(tmp_path / "m.zip") as zipped:
+        tables = json.loads(zipped.read("manifest.json"))["tables"]
+    assert {name: t["count"] for name, t in tables.items()} == {"invites": 1, "audit_events": 1}
+    assert "Ann Smith" not in public.stdout + public.stderr
+
     both = cli(url, "export", "--person", "1", "--mention", "Ann", "--out", str(out))
     assert both.returncode == 2 and "not both" in both.stderr
-    short = cli(url, "export", "--mention", "A", "--out", str(tmp_path / "m.zip"))
+    short = cli(url, "export", "--mention", "A", "--out", str(tmp_path / "short.zip"))
     assert short.returncode == 2 and "at least 3 characters" in short.stderr
     assert "Traceback" not in both.stderr + short.stderr
 
