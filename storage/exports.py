@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 
 from storage.models import (Area, Engagement, ExpenseClaim, Feedback, FollowUp,
                             GrantRecommendation, HoursEntry, Media, Meeting, MeetingRsvp, Person)
+from storage.operations.follow_ups import follow_up_title
 from storage.scheme import Scheme
 
 EXTRACTS = ("engagements", "feedback", "follow_ups", "grants", "hours", "expenses", "media",
@@ -152,9 +153,10 @@ async def extract(session: AsyncSession, scheme: Scheme, name: str, start: dt.da
                          f.minutes_spent, L(f.submitted_at)] for f, t, a, ar in rows.all()])
     if name == "follow_ups":
         rows = await session.execute(
-            select(FollowUp, Engagement.title, Area.name, amb.name, other.name)
-            .join(Engagement, Engagement.id == FollowUp.engagement_id)
-            .join(Area, Area.id == Engagement.area_id)
+            select(FollowUp, follow_up_title(), Area.name, amb.name, other.name)
+            .outerjoin(Engagement, Engagement.id == FollowUp.engagement_id)
+            .outerjoin(Meeting, Meeting.id == FollowUp.meeting_id)
+            .outerjoin(Area, Area.id == Engagement.area_id)
             .outerjoin(amb, amb.id == FollowUp.owner_id)
             .outerjoin(other, other.id == FollowUp.done_by_id)
             .where(*_window(FollowUp.created_at, start, end, scheme)).order_by(FollowUp.id))

@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, func, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
 from storage.audit import audit
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import FollowUp, FollowUpStatus, Person, utcnow
+from storage.models import Engagement, FollowUp, FollowUpStatus, Meeting, Person, utcnow
 from storage.operations.alerts import queue_alert_step
+from storage.operations.meetings import write_post
 from storage.operations.people import OFFICE_ROLES
 from storage.parsers import format_when
 from storage.permissions import Action, require
 from storage.scheme import Scheme
+
+
+def follow_up_title() -> ColumnElement[str]:
+    """What a follow-up is about, for lists: its engagement's title, else its meeting's (an
+    action agreed there), else "Follow-up" (a catch-up's). Not every follow-up has an
+    engagement, so a query using this outer-joins Engagement and Meeting, never joins."""
+    return func.coalesce(Engagement.title, Meeting.title, literal("Follow-up"))
 
 
 async def _load(session: AsyncSession, follow_up_id: int, actor: Person) -> FollowUp:
@@ -43,6 +51,12 @@ async def _move(session: AsyncSession, scheme: Scheme, follow_up: FollowUp, acto
     await session.refresh(follow_up)
     audit(session, actor, action, target=follow_up, before=before,
           after={"status": follow_up.status, "owner_id": follow_up.owner_id})
+    if follow_up.meeting_id is not None:
+        # A meeting's action has no alert of its own: its meeting's post lists it.
+        meeting = await session.get(Meeting, follow_up.meeting_id)
+        if meeting is not None:
+            await write_post(session, scheme, meeting)
+        return follow_up
     # The rewrite carries the whole alert plus this step, never the step alone.
     await queue_alert_step(session, scheme, follow_up, line, by=actor.name,
                            at=utcnow().isoformat())

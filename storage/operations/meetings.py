@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import outbox
 from storage.audit import audit, snapshot
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import (Meeting, MeetingKind, MeetingRsvp, MeetingRsvpChange, Person, Role,
-                            utcnow)
+from storage.models import (FollowUp, FollowUpStatus, Meeting, MeetingAttendance, MeetingKind,
+                            MeetingRsvp, MeetingRsvpChange, Person, Role, utcnow)
 from storage.operations.people import active_people_with_role
-from storage.parsers import format_when
+from storage.parsers import format_date, format_when
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -61,12 +61,40 @@ def replies_line(found: list[Reply]) -> str:
     return " · ".join(parts)
 
 
+@dataclass(frozen=True)
+class ActionRow:
+    follow_up_id: int
+    text: str
+    owner: str
+    due_at: dt.datetime
+    done: bool
+
+
+async def attended(session: AsyncSession, meeting_id: int) -> list[str]:
+    """The names of who came, as the office recorded them."""
+    return list((await session.scalars(
+        select(Person.name).join(MeetingAttendance, MeetingAttendance.person_id == Person.id)
+        .where(MeetingAttendance.meeting_id == meeting_id).order_by(Person.name))).all())
+
+
+async def actions_of(session: AsyncSession, meeting_id: int) -> list[ActionRow]:
+    """The meeting's actions (its follow-ups), done or not, in the order agreed."""
+    rows = (await session.execute(
+        select(FollowUp.id, FollowUp.detail, Person.name, FollowUp.due_at, FollowUp.status)
+        .outerjoin(Person, Person.id == FollowUp.owner_id)
+        .where(FollowUp.meeting_id == meeting_id).order_by(FollowUp.id))).all()
+    return [ActionRow(i, text, owner or "—", due, status == FollowUpStatus.DONE.value)
+            for i, text, owner, due, status in rows]
+
+
 async def write_post(session: AsyncSession, scheme: Scheme, meeting: Meeting, *,
                      first: bool = False) -> None:
-    """The office's post of a meeting: when, where, why it moved, who replied; rewritten in
-    place after the first time. Notes recorded after it are added by meeting_notes."""
+    """The office's post of a meeting: when, where, why it moved, who replied, and once
+    recorded who came, the notes, decisions and actions; rewritten in place after the first
+    time, always drawn whole from the records."""
     found = await replies(session, meeting.id)
-    when = format_when(meeting.starts_at, scheme.timezone)
+    tz = scheme.timezone
+    when = format_when(meeting.starts_at, tz)
     state = "Cancelled: " if meeting.cancelled_at is not None else ""
     text = (f"{state}{meeting.title} — {when} at {meeting.place}."
             + (f" {meeting.date_note}" if meeting.date_note else "")
@@ -76,6 +104,15 @@ async def write_post(session: AsyncSession, scheme: Scheme, meeting: Meeting, *,
             "cancelled": meeting.cancelled_at is not None,
             "past": False, "notes_recorded": meeting.notes_at is not None,
             "replies": [{"name": r.name, "answer": r.answer, "note": r.note} for r in found]}
+    if meeting.notes_at is not None:
+        came = await attended(session, meeting.id)
+        acts = await actions_of(session, meeting.id)
+        text += f" Came: {', '.join(came) or '—'}. Notes recorded, {len(acts)} action(s)."
+        data.update({
+            "attended": came, "notes": meeting.notes, "decisions": meeting.decisions,
+            "actions": [{"follow_up_id": a.follow_up_id, "text": a.text, "owner": a.owner,
+                         "due": format_date(a.due_at.astimezone(scheme.tz).date()),
+                         "done": a.done} for a in acts]})
     if first:
         outbox.to_channel(session, scheme, "engagements", "meeting_post", text, data=data,
                           ref=post_ref(meeting.id))

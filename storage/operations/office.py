@@ -18,6 +18,7 @@ from storage import outbox
 from storage.outbox import SLACK
 from storage.operations.funds import period_label
 from storage.operations.people import the_fund
+from storage.operations.follow_ups import follow_up_title
 from storage.scheme import Scheme
 
 # Ages of open follow-ups, in days: "under a day", "1–3 days", "3–7 days", "over a week".
@@ -144,9 +145,10 @@ async def open_follow_ups(session: AsyncSession, now: dt.datetime,
         not_done, FollowUp.due_at < now))
     owner = aliased(Person)
     rows = (await session.execute(
-        select(FollowUp.id, Engagement.title, FollowUp.urgency, FollowUp.status, FollowUp.detail,
-               FollowUp.created_at, FollowUp.due_at, owner.name)
-        .join(Engagement, Engagement.id == FollowUp.engagement_id)
+        select(FollowUp.id, follow_up_title(), FollowUp.urgency, FollowUp.status,
+               FollowUp.detail, FollowUp.created_at, FollowUp.due_at, owner.name)
+        .outerjoin(Engagement, Engagement.id == FollowUp.engagement_id)
+        .outerjoin(Meeting, Meeting.id == FollowUp.meeting_id)
         .outerjoin(owner, owner.id == FollowUp.owner_id)
         .where(not_done).order_by(FollowUp.created_at).limit(limit))).all()
     return OpenFollowUps(by_age, int(overdue or 0), [FollowUpRow(*row) for row in rows])

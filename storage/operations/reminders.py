@@ -28,6 +28,7 @@ from storage.operations.meetings import RSVP_ANSWERS
 from storage.operations.people import active_people_with_role, is_reachable
 from storage.parsers import format_date, format_hours, format_when
 from storage.permissions import Action, require
+from storage.operations.follow_ups import follow_up_title
 from storage.scheme import Scheme
 
 SCHEDULER = "scheduler"          # the actor label on audit lines written by schedules
