@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.operations.people import get_person
-from storage.operations.updates import mark_processed
+from storage.operations.updates import Once
 from storage.errors import InvalidInput
 from storage.models import Person
 from storage.scheme import Scheme
@@ -37,15 +37,15 @@ class Choice:
 class FormContext:
     """What a form needs to ask its questions and submit: the scheme, the person, the clock.
 
-    `update_key` names the incoming update (Telegram update_id, Slack request) so the
-    transaction that changes records also records it as processed: handled once, ever.
+    `once` is the incoming update (Telegram update, Slack submission): the first transaction
+    that changes records also records it as processed, so it is handled once, ever.
     """
 
     db: Database
     scheme: Scheme
     person: Person
     now: dt.datetime
-    update_key: str | None = None
+    once: Once | None = None
     services: dict[str, Any] = field(default_factory=dict)
     # Run at the end of the next transaction, when its body succeeded: a Submit uses it to
     # mark the draft as sent in the very transaction that writes the record.
@@ -53,10 +53,8 @@ class FormContext:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self.db.transaction() as session:
-            if self.update_key:
-                await mark_processed(session, self.update_key)
-                self.update_key = None
+        opened = self.once.transaction() if self.once is not None else self.db.transaction()
+        async with opened as session:
             yield session
             if self.finishing is not None:
                 finishing, self.finishing = self.finishing, None
@@ -86,6 +84,7 @@ class Field:
     show_if: Callable[[dict[str, Any]], bool] | None = None
     hint: str = ""                     # e.g. "e.g. 14/03 19:00 or tomorrow 7pm"
     contact: bool = False              # text that must hold a phone number or e-mail address
+    nothing_yet: str = ""              # a choice with nothing to offer says why, in these words
 
     def shown(self, answers: dict[str, Any]) -> bool:
         return self.show_if is None or self.show_if(answers)
@@ -291,9 +290,10 @@ async def _parse(current: Field, state: dict[str, Any], answer: Answer,
     if kind in ("choice", "yesno", "multi"):
         options = await options_for(_form_of(state), state, ctx)
         if not options:
-            raise InvalidInput("There's nothing to pick from here yet"
-                               + (" — please tap Skip." if current.optional else
-                                  ". Please tap Cancel and try again once there is."))
+            raise InvalidInput(current.nothing_yet or (
+                "There's nothing to pick from here yet"
+                + (" — please tap Skip." if current.optional else
+                   ". Please tap Cancel and try again once there is.")))
         if answer.choice is not None:
             if not 0 <= answer.choice < len(options):
                 raise InvalidInput("That button is no longer valid; please tap one below.")

@@ -10,16 +10,18 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
-from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, ContextTypes,
-                          TypeHandler)
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder,
+                          ApplicationHandlerStop, ContextTypes, TypeHandler)
 
 from handlers import log_context
+from handlers.telegram import once
 from handlers.telegram.context import Ctx, Services
 from handlers.telegram.ordering import ChatOrderedProcessor
 from handlers.telegram.retries import ReplyRetries
 from handlers.telegram.router import on_update
 from handlers.telegram.transport import AiohttpRequest
 from storage.models import utcnow
+from storage.operations.updates import Repeat
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,8 @@ def build_application(token: str, services: Services, *,
                       api_base_url: str = "https://api.telegram.org/bot",
                       api_file_url: str | None = None, concurrency: int = 16, rate_limit: bool = False,
                       set_commands: bool = True) -> Application:
-    """The Application with one entry handler (the router) and per-chat ordering."""
+    """The Application with one entry handler (the router) between the two looks that make
+    each update handled once (once.py), and per-chat ordering."""
     builder = (ApplicationBuilder().token(token).base_url(api_base_url)
                .base_file_url(api_file_url or file_base_url(api_base_url))
                .context_types(ContextTypes(context=Ctx))
@@ -70,7 +73,9 @@ def build_application(token: str, services: Services, *,
     # Updates handled before this moment were handled by an earlier run (router.py asks their
     # question again when Telegram delivers one of them once more).
     application.bot_data["started_at"] = utcnow()
+    application.add_handler(TypeHandler(Update, once.first_look), group=once.FIRST)
     application.add_handler(TypeHandler(Update, measured_update))
+    application.add_handler(TypeHandler(Update, once.last_look), group=once.LAST)
     application.add_error_handler(_on_error)
     return application
 
@@ -149,6 +154,18 @@ async def handle_update(application: Application, update: Update) -> bool:
 
 
 async def _on_error(update: object, context: Ctx) -> None:
+    """A failed update stops here: its handler groups go no further, so it is not recorded as
+    handled (once.last_look does not run) and its next delivery is handled afresh. A repeat
+    found only as its change was written (another delivery recorded it first) says nothing."""
+    if isinstance(context.error, Repeat):
+        log.info("update %s was handled by another delivery of it",
+                 getattr(update, "update_id", "?"))
+    else:
+        await _report_failure(update, context)
+    raise ApplicationHandlerStop
+
+
+async def _report_failure(update: object, context: Ctx) -> None:
     """Log the failure (never the message body) and tell the person in one sentence: on an
     infrastructure fault that they will be answered later (the update is handled again, see
     `handle_update`), otherwise that something went wrong."""

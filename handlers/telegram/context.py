@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from storage.db import Database
 from storage.models import utcnow
+from storage.operations.updates import Arrival, Once
 from storage.scheme import Scheme
 
 
@@ -25,7 +26,26 @@ class Services:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Handling:
+    """One update in hand, from the first look at it (handlers/telegram/once.py) on: the
+    handlers of the router's group read what arrived here and open the transaction that
+    changes records through `transaction()`, which records the update with the change."""
+
+    once: Once
+    arrival: Arrival | None = None
+    # A typed answer already taken and saved, with the update recorded, in the transaction
+    # that read the arrival (conversation.Step): only its next question is left to send.
+    taken: Any = None
+
+    def transaction(self) -> Any:
+        return self.once.transaction()
+
+
 class Ctx(CallbackContext[ExtBot, dict, dict, dict]):
+    # PTB builds one context per update and hands it to every handler group in turn.
+    handling: Handling
+
     @property
     def services(self) -> Services:
         return self.application.bot_data["services"]

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from handlers.forms import engine
@@ -18,7 +19,7 @@ from handlers.forms.engine import EDIT_MENU, SUMMARY, Answer, Form, FormContext
 from handlers.telegram import raw, render
 from handlers.telegram.context import Ctx
 from handlers.telegram.media import albums_of, subject
-from storage.errors import Conflict, MediaRefused, Refused
+from storage.errors import MediaRefused, Refused
 from storage.media import naming
 from storage.models import Person
 from storage.operations import drafts, updates
@@ -41,7 +42,7 @@ async def acknowledge(query: Any, text: str | None = None, show_alert: bool = Fa
 def form_context(context: Ctx, person: Person, update: Update) -> FormContext:
     services = context.services
     return FormContext(db=services.db, scheme=services.scheme, person=person,
-                       now=services.clock(), update_key=updates.telegram_key(update.update_id),
+                       now=services.clock(), once=context.handling.once,
                        services={"media_intake": services.media_intake, "bot": context.bot,
                                  "albums": albums_of(context.application)})
 
@@ -164,10 +165,9 @@ async def start_form(update: Update, context: Ctx, person: Person, form: Form) -
         earlier_state = dict(earlier.state) if earlier is not None else None
     if earlier_state and engine.answered(earlier_state) and \
             not engine.submitted(earlier_state):
-        if await handled(ctx):
-            await update.effective_chat.send_message(
-                f"Carry on with your {noun(form)}? ({answers_kept(earlier_state)})",
-                reply_markup=carry_on_markup(form))
+        await update.effective_chat.send_message(
+            f"Carry on with your {noun(form)}? ({answers_kept(earlier_state)})",
+            reply_markup=carry_on_markup(form))
         return
     await begin(update, context, ctx, form, replacing=earlier_state)
 
@@ -222,10 +222,9 @@ async def carry_on(update: Update, context: Ctx, person: Person, name: str, *,
     if state is not None and engine.submitted(state):
         state = None
     if state is None and not again:
-        if await handled(ctx):
-            await update.effective_chat.send_message(
-                f"Your {noun(form)} has expired or was already sent. Send /{form.command} "
-                "to start it again." if form.command else "That form has expired; send /menu.")
+        await update.effective_chat.send_message(
+            f"Your {noun(form)} has expired or was already sent. Send /{form.command} "
+            "to start it again." if form.command else "That form has expired; send /menu.")
         return
     if again:
         await begin(update, context, ctx, form, replacing=state)
@@ -233,32 +232,15 @@ async def carry_on(update: Update, context: Ctx, person: Person, name: str, *,
         await begin(update, context, ctx, form, state=state)
 
 
-async def handled(ctx: FormContext) -> bool:
-    """Record the update as handled, for an answer that changes nothing; False when another
-    delivery of it got there first (then nothing is said)."""
-    try:
-        async with ctx.transaction():
-            pass
-    except Conflict:
-        return False
-    return True
-
-
 async def already_sent(update: Update, context: Ctx, person: Person, state: dict[str, Any],
-                       *, redelivered: bool = False, record: bool = True) -> None:
+                       *, redelivered: bool = False) -> None:
     """A form already sent to the office, whose person may not have been told (the process
     stopped between the record and the thank-you, or the thank-you failed): they are told
     now, with what was sent, and the draft goes. A Submit delivered again by Telegram is
-    answered only if its queued notice has not gone out meanwhile; a press is always answered.
-    `record`: the update is recorded as handled here (not when the caller records it)."""
+    answered only if its queued notice has not gone out meanwhile; a press is always answered."""
     ctx = form_context(context, person, update)
-    if redelivered or not record:
-        ctx.update_key = None
-    try:
-        async with ctx.transaction() as s:
-            untold = await drafts.do_close_submitted(s, person, TRANSPORT, state)
-    except Conflict:
-        return
+    async with ctx.transaction() as s:
+        untold = await drafts.do_close_submitted(s, person, TRANSPORT, state)
     if redelivered and not untold:
         return
     form = engine.form_named(state["form"])
@@ -317,9 +299,96 @@ async def take(ctx: FormContext, state: dict[str, Any], answer: Answer) -> Step:
 def draft_save(step: Step) -> drafts.DraftSave:
     """A taken answer's draft, to be saved with its update recorded as processed, in the
     transaction that read the draft (`updates.arrive`)."""
-    step.ctx.update_key = None  # recorded there
     return drafts.draft_save(step.ctx.scheme, step.ctx.person, TRANSPORT, step.state["form"],
                              step.state, now=step.ctx.now)
+
+
+class TypedAnswer:
+    """A message answering the form in progress, taken inside the transaction that reads the
+    update's arrival (`updates.arrive`): checked, taken into the draft read with it, and saved
+    with the update recorded as processed, so a crash loses neither or keeps both. `step` is
+    then what is left to send (None: the answer needs the ordinary path)."""
+
+    def __init__(self, update: Update, context: Ctx) -> None:
+        self.update, self.context = update, context
+        self.step: Step | None = None
+
+    @classmethod
+    def of(cls, update: Update, context: Ctx) -> TypedAnswer | None:
+        """One for a message in a private chat that is not a command; None otherwise."""
+        message = update.message
+        if update.callback_query is not None or message is None or \
+                update.effective_chat.type != ChatType.PRIVATE or \
+                (message.text or "").startswith("/"):
+            return None
+        return cls(update, context)
+
+    async def take(self, arrived: updates.Arrival) -> drafts.DraftSave | None:
+        self.step = None  # (run again, on a fresh read, if the shared transaction failed)
+        state = arrived.draft_state  # only an active person's
+        if state is None or engine.answer_needs_lookup(state) or engine.submitted(state):
+            return None
+        ctx = form_context(self.context, arrived.person, self.update)
+        self.step = await take(ctx, state, answer_of(self.update.message))
+        return draft_save(self.step)
+
+
+def answer_of(message: Any) -> Answer:
+    """What a message gives as an answer, whatever kind of message it is."""
+    if message.text is not None:
+        return Answer(text=message.text)
+    if message.photo:
+        best = message.photo[-1]
+        return Answer(photos=[{"kind": "photo", "file_id": best.file_id,
+                               "file_unique_id": best.file_unique_id,
+                               "file_size": best.file_size,
+                               "album": message.media_group_id,
+                               "caption": message.caption}])
+    if message.document:
+        # Any file is offered to a photo question, which judges it by its content as it
+        # arrives (a photo sent as a file is fine; a text file is refused by name); any other
+        # question says it can't use "a file".
+        doc = message.document
+        video = (doc.mime_type or "").startswith("video/")
+        return Answer(photos=[{"kind": "video" if video else "photo",
+                               "file_id": doc.file_id, "file_unique_id": doc.file_unique_id,
+                               "file_size": doc.file_size, "file_name": doc.file_name,
+                               "album": message.media_group_id, "caption": message.caption}],
+                      other="file")
+    if message.video:
+        video = message.video
+        return Answer(photos=[{"kind": "video", "file_id": video.file_id,
+                               "file_unique_id": video.file_unique_id,
+                               "file_size": video.file_size,
+                               "thumb_file_id": video.thumbnail.file_id if video.thumbnail
+                               else None, "album": message.media_group_id,
+                               "caption": message.caption}])
+    if message.location:
+        return Answer(location=(message.location.latitude, message.location.longitude))
+    for attr, name in (("sticker", "sticker"), ("voice", "voice note"), ("audio", "audio file"),
+                       ("video_note", "video message"), ("contact", "contact"),
+                       ("animation", "GIF"), ("document", "file"), ("poll", "poll")):
+        if getattr(message, attr, None):
+            return Answer(other=name)
+    return Answer(other="message of that kind")
+
+
+async def ask_again(update: Update, context: Ctx, person: Person) -> None:
+    """Telegram delivers again what an earlier run handled but never confirmed: that run may
+    have stopped after saving the answer and before sending the next question (the answer is
+    saved first, so nothing they typed is lost — but they would be left waiting). So the
+    question their form is at now is sent again, once per person in this run (a backlog of
+    several such updates gets one); at worst they see a question twice."""
+    asked: set[int] = context.application.bot_data.setdefault("asked_again", set())
+    if person.id in asked:
+        return
+    asked.add(person.id)
+    ctx = form_context(context, person, update)
+    state = await load(ctx)
+    if engine.submitted(state):
+        await already_sent(update, context, person, state, redelivered=True)
+    elif state is not None:
+        await ask(update.effective_chat, engine.form_named(state["form"]), state, ctx)
 
 
 async def tell(chat: Any, step: Step) -> None:
@@ -498,17 +567,13 @@ async def _submit(update: Update, context: Ctx, person: Person, form: Form,
         # field at fault is one tap away through Edit.
         ctx.finishing = None
         await acknowledge(query)
-        if isinstance(refusal, Conflict) and "already handled" in refusal.sentence:
-            return
         state["seq"] += 1
-        ctx.update_key = None
         await save(ctx, state)
         await _edit_markup(query.message, None)
         await ask(update.effective_chat, form, state, ctx, refusal.sentence)
         return
     finally:
         ctx.finishing = None
-    ctx.update_key = None
     count_form(context, form.name, "submitted")
     await acknowledge(query, "Sent")
     await close_question(query.message, query.message.text + "\n\n✅ Submitted")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,47 @@ async def mark_processed(session: AsyncSession, key: str) -> None:
         if is_unique_violation(error):
             raise Conflict("That message was already handled.") from None
         raise
+
+
+class Repeat(Exception):
+    """Another delivery of the same update recorded its key first (`Once.transaction`): this
+    one changes nothing and says nothing. Not a `Refused`, so no handler mistakes it for a
+    rule saying no."""
+
+
+@dataclass
+class Once:
+    """One incoming update's key, recorded exactly once: by the first transaction of its
+    handling that is opened through `transaction()` — the one that changes records, so the
+    change and the key commit together and a crash cannot separate them — or, when handling
+    it changed nothing, by `record()` once it has been answered."""
+
+    db: Database
+    key: str
+    recorded: bool = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        recording = not self.recorded
+        async with self.db.transaction() as session:
+            if recording:
+                try:
+                    await mark_processed(session, self.key)
+                except Conflict:
+                    raise Repeat(self.key) from None
+            yield session
+        if recording:   # committed: a transaction that rolled back recorded nothing
+            self.recorded = True
+
+    async def record(self) -> None:
+        """For an update whose answer changed no record (help, the menu, a refusal)."""
+        if self.recorded:
+            return
+        try:
+            async with self.transaction():
+                pass
+        except Repeat:
+            pass   # recorded meanwhile by another delivery: nothing left to do
 
 
 async def forget_processed_before(session: AsyncSession, before: dt.datetime) -> int:

@@ -17,9 +17,10 @@ from handlers.slack.context import (SORRY, STRANGER, Duplicate, SlackServices, c
                                     view_key, who)
 from handlers.slack.home import home_view
 from handlers.slack.render import OPEN_FORM_PREFIX
-from storage.errors import Conflict, Refused
+from storage.errors import Refused
 from storage.models import Person
 from storage.operations import office
+from storage.operations.updates import Once, Repeat
 from storage.permissions import Action
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ ALREADY = "Already received — thank you."
 def form_context(svc: SlackServices, person: Person, update_key: str | None = None,
                  ) -> FormContext:
     return FormContext(db=svc.db, scheme=svc.scheme, person=person, now=svc.now(),
-                       update_key=update_key,
+                       once=Once(svc.db, update_key) if update_key else None,
                        services={"media_intake": svc.extra.get("media_intake")})
 
 
@@ -107,6 +108,8 @@ async def submit_form(ack, body, view, context, client) -> None:
         await ack(response_action="update", view=forms.working_view(form))
         try:
             outcome = "✅ " + await form.submit(ctx, answers)
+        except Repeat:
+            return   # Slack's retry of a submission already taken: its outcome is on its way
         except Refused as refusal:
             outcome = "⚠️ " + refusal.sentence
         except Exception as error:  # noqa: BLE001 — acked already: the person must hear
@@ -118,15 +121,8 @@ async def submit_form(ack, body, view, context, client) -> None:
         return
     try:
         confirmation = await form.submit(ctx, answers)
-    except Duplicate:
+    except (Duplicate, Repeat):
         confirmation = ALREADY
-    except Conflict as refusal:
-        if "already handled" in refusal.sentence:
-            confirmation = ALREADY
-        else:
-            await ack(response_action="errors", errors={
-                forms.error_block(form, refusal.field, blocks): refusal.sentence})
-            return
     except Refused as refusal:
         await ack(response_action="errors", errors={
             forms.error_block(form, refusal.field, blocks): refusal.sentence})
