@@ -31,9 +31,10 @@ from storage import personal_data as pd
 from storage.audit import audit
 from storage.db import Database
 from storage.media.store import MediaStore
-from storage.models import (AuditEvent, Engagement, ExpenseClaim, ExpenseStatus, Feedback,
-                            FollowUp, FollowUpStatus, FormDraft, FundLedgerEntry, GrantRecommendation,
-                            GrantStatus, HoursEntry, Invite, Media, Outbox, OutboxStatus, utcnow)
+from storage.models import (AuditEvent, CatchUp, Engagement, ExpenseClaim, ExpenseStatus,
+                            Feedback, FollowUp, FollowUpStatus, FormDraft, FundLedgerEntry,
+                            GrantRecommendation, GrantStatus, HoursEntry, Invite, Media, Meeting,
+                            MeetingRsvp, MeetingRsvpChange, Outbox, OutboxStatus, utcnow)
 from storage.scheme import Scheme
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,11 @@ SWEEPS: tuple[Sweep, ...] = (
           FollowUp.status == FollowUpStatus.DONE.value),
     Sweep("engagements", FEEDBACK_DAYS, "engagements", Engagement.starts_at,
           Engagement.status != "planned"),
+    Sweep("meetings", FEEDBACK_DAYS, "meetings' notes", Meeting.starts_at),
+    Sweep("meeting_rsvps", FEEDBACK_DAYS, "meeting replies", MeetingRsvp.answered_at),
+    Sweep("meeting_rsvp_changes", FEEDBACK_DAYS, "changes of reply",
+          MeetingRsvpChange.answered_at),
+    Sweep("catch_ups", FEEDBACK_DAYS, "catch-up answers", CatchUp.answered_at),
     Sweep("media", "retention.media_days", "photos or videos", Media.created_at),
     Sweep("grant_recommendations", "retention.finance_days", "decided grants",
           GrantRecommendation.updated_at, GrantRecommendation.status.in_(SETTLED_GRANTS)),
@@ -178,8 +184,16 @@ class RetentionPlan:
                 + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + ".")
 
 
-def _row_key(table: Any) -> Any:
-    return table.c.id
+def _key(table: Any) -> list[Any]:
+    return list(table.primary_key.columns)
+
+
+def _rows_named(table: Any, keys: list[Any]) -> ColumnElement[bool]:
+    """The rows with these primary keys (a value each, or a tuple for a composite key)."""
+    columns = _key(table)
+    if len(columns) == 1:
+        return columns[0].in_(keys)
+    return or_(*[and_(*[c == v for c, v in zip(columns, key, strict=True)]) for key in keys])
 
 
 async def retention_plan(session: AsyncSession, scheme: Scheme, *,
@@ -195,14 +209,15 @@ async def retention_plan(session: AsyncSession, scheme: Scheme, *,
         files = sweep.file_columns()
         hashes = [table.c.content_hash] if "content_hash" in table.c else []
         rows = (await session.execute(
-            select(_row_key(table), *files, *hashes)
+            select(*_key(table), *files, *hashes)
             .where(and_(sweep.age < before, sweep.holds(),
                         *([sweep.settled] if sweep.settled is not None else [])))
-            .order_by(_row_key(table)))).all()
+            .order_by(*_key(table)))).all()
         swept = Swept(sweep)
+        width = len(_key(table))
         for row in rows:
-            swept.ids.append(row[0])
-            paths = [p for p in row[1:1 + len(files)] if p]
+            swept.ids.append(row[0] if width == 1 else tuple(row[:width]))
+            paths = [p for p in row[width:width + len(files)] if p]
             if store is not None and hashes and row[-1]:
                 # originals (when the scheme keeps them) and video files live by hash only
                 paths += [str(p) for p in store.files_of(row[-1]) if str(p) not in paths]
@@ -226,9 +241,9 @@ async def do_enforce_retention(session: AsyncSession, scheme: Scheme, *,
         for chunk in range(0, len(swept.ids), 500):
             ids = swept.ids[chunk:chunk + 500]
             if swept.sweep.delete_rows:
-                await session.execute(delete(table).where(_row_key(table).in_(ids)))
+                await session.execute(delete(table).where(_rows_named(table, ids)))
             else:
-                await session.execute(update(table).where(_row_key(table).in_(ids))
+                await session.execute(update(table).where(_rows_named(table, ids))
                                       .values(**swept.sweep.cleared()))
     counts = plan.counts()
     audit(session, None, "enforce_retention", actor_label="scheduler",

@@ -28,6 +28,7 @@ class Action(str, enum.Enum):
     EXPORT = "export"
     ERASE = "erase"
     CHANGE_SCHEME = "change_scheme"
+    OVERSEE = "oversee"                      # each ambassador's work at a glance
 
 
 A, O, C, P, D, X = (Role.AMBASSADOR, Role.OFFICER, Role.COMMISSIONING, Role.COMMISSIONER,
@@ -51,6 +52,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.EXPORT: frozenset({X}),
     Action.ERASE: frozenset({X}),
     Action.CHANGE_SCHEME: frozenset({X}),
+    # The DPCC oversees the ambassadors (DESIGN §1); the Commissioner sees what the deputy does.
+    Action.OVERSEE: frozenset({P, D}),
 }
 
 # What each action lets a person do, as the end of "Only <roles> can ...". The roles are
@@ -73,6 +76,7 @@ DOES: dict[Action, str] = {
     Action.EXPORT: "export records",
     Action.ERASE: "erase a person's data",
     Action.CHANGE_SCHEME: "change the scheme",
+    Action.OVERSEE: "see each ambassador's work at a glance",
 }
 
 # Each role as a sentence names its holders, in the order of Role.

@@ -274,7 +274,8 @@ folder.</p>
 <h2>Where you are mentioned</h2>
 <table><tr><th>Record</th><th>Where</th><th>What it says</th></tr>
 {% for e in excerpts %}
- <tr><td>{{ e.title }} {{ e.id }}</td><td>{{ e.column or "" }}</td><td>{{ e.excerpt or "" }}</td></tr>
+ <tr><td>{{ e.title }} {{ e.id }}</td><td>{{ e.column or "" }}</td>
+     <td>{{ e.excerpt or "" }}</td></tr>
 {% endfor %}
 </table>
 {% endif %}

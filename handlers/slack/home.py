@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from handlers.slack.blocks import (PHOTOS_NOTE, actions, button, context, divider, esc,
                                    header, sections)
@@ -15,6 +16,7 @@ from handlers.slack.render import GRANT_STATUS_WORDS, form_buttons
 from storage.models import Person
 from storage.operations import expenses, office
 from storage.operations.overview import my_records
+from storage.operations.oversight import TeamOverview, team_overview
 from storage.parsers import format_date, format_hours, format_money, format_when
 from storage.permissions import Action, allowed
 
@@ -108,6 +110,23 @@ async def _pipeline_blocks(s: Any, svc: SlackServices) -> list[dict[str, Any]]:
             *(sections("*Waiting for a decision*\n" + "\n".join(waiting)) if waiting else [])]
 
 
+def team_blocks(team: TeamOverview, tz: str) -> list[dict[str, Any]]:
+    """Each ambassador's work, one line each (App Home and `/ambassadors team`)."""
+    month = f"{team.month:%B}"
+    lines = []
+    for a in team.ambassadors:
+        last = (format_date(a.last_engagement.astimezone(ZoneInfo(tz)).date())
+                if a.last_engagement else "none yet")
+        hours = format_hours(a.minutes_this_month) if a.minutes_this_month else "0h"
+        lines.append(
+            f"• *{esc(a.name)}*{f' ({esc(a.area)})' if a.area else ''} — last engagement "
+            f"{last} · feedback overdue: {a.feedback_overdue} · {hours} of "
+            f"{a.commitment_hours}h in {month} · open follow-ups: {a.open_follow_ups}, "
+            f"actions: {a.open_actions} · catch-up {team.week}: "
+            f"{'answered' if a.caught_up else 'not answered'}")
+    return sections(f"*Ambassadors* — {month}\n" + _lines(lines, "• no active ambassadors"))
+
+
 async def office_home(svc: SlackServices, person: Person) -> dict[str, Any]:
     tz, now = svc.scheme.timezone, svc.now()
     start = office.week_start(now, svc.scheme)
@@ -118,12 +137,15 @@ async def office_home(svc: SlackServices, person: Person) -> dict[str, Any]:
         pipeline = await _pipeline_blocks(s, svc)
         overdue_total, overdue = await office.feedback_overdue(s, svc.scheme, now)
         undecided, to_pay = await expenses.claims_waiting(s)
+        team = (await team_overview(s, svc.scheme, actor=await s.merge(person), now=now)
+                if allowed(person, Action.OVERSEE) else None)
     ages = " · ".join(f"{label}: {count}" for label, count in follow_ups.by_age)
     oldest = [f"• {esc(f.urgency)} — {esc(f.title)}: {esc(f.detail[:120])} "
               f"(since {format_when(f.created_at, tz)}"
               f"{', with ' + esc(f.owner) if f.owner else ''})" for f in follow_ups.oldest]
     blocks = [header("Community Ambassadors — at a glance"),
               context(f"As of {format_when(now, tz)}"), *_office_buttons(person), divider(),
+              *(team_blocks(team, tz) + [divider()] if team is not None else []),
               *sections(f"*This week's engagements* ({total})\n" + _lines(
                   [f"• {format_when(e.starts_at, tz)} — {esc(e.title)} ({esc(e.area)}, "
                    f"{esc(e.ambassador)})" for e in week], "• none this week")),

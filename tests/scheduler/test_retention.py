@@ -14,9 +14,9 @@ from sqlalchemy import select
 from scheduler.retention import REMOVED, enforce_retention
 from storage.audit import audit
 from storage.media.store import ORIGINALS, PHOTOS, THUMBS, MediaStore
-from storage.models import (AuditEvent, Base, Engagement, ExpenseClaim, Feedback, FollowUp,
-                            FormDraft, FundLedgerEntry, GrantRecommendation, HoursEntry, Invite,
-                            Media, Outbox)
+from storage.models import (AuditEvent, Base, CatchUp, Engagement, ExpenseClaim, Feedback,
+                            FollowUp, FormDraft, FundLedgerEntry, GrantRecommendation, HoursEntry,
+                            Invite, Media, Meeting, MeetingRsvp, MeetingRsvpChange, Outbox)
 from tests.storage.seed import Cast
 
 UTC = dt.UTC
@@ -95,6 +95,17 @@ async def seed(db, cast: Cast, store: MediaStore) -> dict[str, int]:
                             active=False, state={"answers": {"summary": f"{mark} draft"}},
                             updated_at=when if mark == OLD else NOW - dt.timedelta(days=3),
                             expires_at=when + dt.timedelta(days=14)))
+            meeting = Meeting(kind="quarterly", title="Quarterly meeting", place="Town Hall",
+                              starts_at=when, ends_at=when + dt.timedelta(hours=2),
+                              notes=f"{mark} notes", decisions=f"{mark} decisions")
+            s.add(meeting)
+            await s.flush()
+            s.add(MeetingRsvp(meeting_id=meeting.id, person_id=ann.id, answer="no",
+                              note=f"{mark} can't come", answered_at=when))
+            s.add(MeetingRsvpChange(meeting_id=meeting.id, person_id=ann.id, answer="no",
+                                    note=f"{mark} changed", answered_at=when))
+            s.add(CatchUp(person_id=ann.id, week=f"{when:%G-W%V}", answer=f"{mark} catch-up",
+                          answered_at=when))
             event = audit(s, ann, "file_feedback", target=f, before={"summary": f"{mark} x"},
                           after={"summary": f"{mark} y"}, reason=f"{mark} because")
             event.at = when

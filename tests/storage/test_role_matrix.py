@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from storage.errors import NotAllowed, Refused
 from storage.models import AuditEvent, Role
 from storage.operations import (engagements, expenses, follow_ups, grants, hours, media,
-                                meetings, people)
+                                meetings, oversight, people)
 from storage.permissions import MATRIX, Action
 from tests.storage.seed import NOW, Cast
 
@@ -50,6 +50,7 @@ def _calls(scheme):
                                                             role="officer", area=None, actor=a),
         Action.DEACTIVATE: lambda s, a: people.do_deactivate_person(s, person_id=999, actor=a),
         Action.ERASE: lambda s, a: people.do_erase_person(s, person_id=999, actor=a),
+        Action.OVERSEE: lambda s, a: oversight.team_overview(s, scheme, actor=a, now=NOW),
     }
 
 

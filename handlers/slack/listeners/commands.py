@@ -1,4 +1,4 @@
-"""`/ambassadors`: stats | invite | meetings | export | digest | join CODE | help.
+"""`/ambassadors`: stats | team | invite | meetings | export | digest | join CODE | help.
 
 Each subcommand checks the person's role first (a refusal is one sentence, audited); the
 answer is shown only to the person who typed it."""
@@ -18,13 +18,14 @@ from handlers.slack import modals
 from handlers.slack.blocks import actions, button, context, esc, header, sections
 from handlers.slack.context import (STRANGER, Duplicate, SlackServices, check, once, services,
                                     who)
-from handlers.slack.home import home_view
+from handlers.slack.home import home_view, team_blocks
 from handlers.slack.listeners.actions import MEETING_CANCEL, MEETING_SCHEDULE
 from scheduler.digest import post_digest
 from storage.errors import Refused
 from storage.exports import EXTRACTS, extract_rows
 from storage.models import Person
 from storage.operations import office, people
+from storage.operations.oversight import team_overview
 from storage.parsers import format_date, format_money, format_when
 from storage.permissions import Action, who_may
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 COMMAND = "/ambassadors"
 HELP = ("*/ambassadors* — the Community Ambassador scheme from Slack\n"
         "• `stats` — this week and this quarter, by area\n"
+        f"• `team` — each ambassador's work at a glance ({who_may(Action.OVERSEE)})\n"
         "• `invite` — invite an ambassador or a member of the office\n"
         "• `meetings` — the meetings coming up; schedule a quarterly meeting or a catch-up\n"
         f"• `export` — the CSV extracts, sent to you by DM ({who_may(Action.EXPORT)})\n"
@@ -284,7 +286,23 @@ async def report(svc: SlackServices, person: Person, command: dict[str, Any], re
                                        actor=person)
 
 
-SUBCOMMANDS = {"stats": stats, "invite": invite, "meetings": meetings_list, "export": export,
+async def team(svc: SlackServices, person: Person, command: dict[str, Any], respond: Any,
+               client: Any, args: list[str]) -> None:
+    """Each ambassador's work: the deputy's (and the Commissioner's) oversight."""
+    try:
+        async with svc.db.transaction() as s:
+            overview = await team_overview(s, svc.scheme, actor=await s.merge(person),
+                                           now=svc.now())
+    except Refused as refusal:
+        await respond(text=esc(refusal.sentence), response_type="ephemeral")
+        return
+    title = "Community Ambassadors — the team"
+    await respond(text=title, blocks=[header(title),
+                                      *team_blocks(overview, svc.scheme.timezone)],
+                  response_type="ephemeral")
+
+
+SUBCOMMANDS = {"stats": stats, "team": team, "invite": invite, "meetings": meetings_list, "export": export,
                "digest": digest, "report": report}
 
 

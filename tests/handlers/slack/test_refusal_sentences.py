@@ -110,6 +110,7 @@ ON_SLACK: dict[Action, Try] = {
     Action.OWN_RECORDS: lambda o, a: _home(o, a, "open_form_prenotify"),
     Action.RECOMMEND_GRANT: lambda o, a: _home(o, a, "open_form_grant"),
     Action.SEE_ALL: lambda o, a: _slash(o, a, "stats"),
+    Action.OVERSEE: lambda o, a: _slash(o, a, "team"),
     Action.INVITE: lambda o, a: _slash(o, a, "invite"),
     Action.MANAGE_MEETINGS: lambda o, a: _slash(o, a, "meetings"),
     Action.EXPORT: lambda o, a: _slash(o, a, "export"),
