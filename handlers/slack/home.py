@@ -14,7 +14,7 @@ from handlers.slack.context import INACTIVE, STRANGER, SlackServices
 from handlers.slack.expenses import home_blocks as expense_blocks
 from handlers.slack.render import GRANT_STATUS_WORDS, form_buttons
 from storage.models import Person
-from storage.operations import expenses, office
+from storage.operations import expenses, meetings, office
 from storage.operations.overview import my_records
 from storage.operations.oversight import TeamOverview, team_overview
 from storage.parsers import format_date, format_hours, format_money, format_when
@@ -137,6 +137,7 @@ async def office_home(svc: SlackServices, person: Person) -> dict[str, Any]:
         pipeline = await _pipeline_blocks(s, svc)
         overdue_total, overdue = await office.feedback_overdue(s, svc.scheme, now)
         undecided, to_pay = await expenses.claims_waiting(s)
+        coming = await meetings.coming_up_with_replies(s, now)
         team = (await team_overview(s, svc.scheme, actor=await s.merge(person), now=now)
                 if allowed(person, Action.OVERSEE) else None)
     ages = " · ".join(f"{label}: {count}" for label, count in follow_ups.by_age)
@@ -156,8 +157,17 @@ async def office_home(svc: SlackServices, person: Person) -> dict[str, Any]:
                   [f"• {esc(e.title)} ({esc(e.area)}, {esc(e.ambassador)}, "
                    f"{format_when(e.starts_at, tz)})" for e in overdue], "• none")),
               *expense_blocks(undecided, to_pay, now,
-                              allowed(person, Action.APPROVE_EXPENSES))]
+                              allowed(person, Action.APPROVE_EXPENSES)),
+              *_meeting_blocks(coming, tz)]
     return _home(blocks)
+
+
+def _meeting_blocks(coming: list[tuple[Any, list[meetings.Reply]]], tz: str
+                    ) -> list[dict[str, Any]]:
+    """The meetings coming up, each with who replied by name."""
+    lines = [f"• {format_when(m.starts_at, tz)} — {esc(m.title)} at {esc(m.place)}\n"
+             f"      {esc(meetings.replies_line(found))}" for m, found in coming]
+    return sections("*Meetings coming up*\n" + _lines(lines, "• none scheduled"))
 
 
 async def grants_home(svc: SlackServices, person: Person) -> dict[str, Any]:

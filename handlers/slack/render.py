@@ -22,6 +22,7 @@ from handlers.slack.blocks import (PHOTOS_NOTE, actions, button, confirm, contex
                                    header, message, sections)
 from storage.errors import AlreadyDecided
 from handlers.slack.expenses import expense_claimed
+from handlers.slack.meeting_post import meeting_post
 from storage.parsers import format_money, format_when
 
 DEFAULT_TZ = "Europe/London"
@@ -488,6 +489,7 @@ SLACK_RENDERERS: dict[str, Renderer] = {
     "expense_claimed": expense_claimed,
     "meeting_invitation": meeting_invitation,
     "meeting_rsvp_recorded": meeting_rsvp_recorded,
+    "meeting_post": meeting_post,
     "weekly_digest": weekly_digest,
     "slack_menu": slack_menu,
 }

@@ -213,3 +213,20 @@ async def open_actions(session: AsyncSession, person_id: int) -> list[OpenAction
                FollowUp.status != FollowUpStatus.DONE.value)
         .order_by(FollowUp.due_at, FollowUp.id))).all()
     return [OpenAction(*row) for row in rows]
+
+
+async def people_of_scheme(session: AsyncSession) -> list[tuple[int, str]]:
+    """Everyone who can come to a meeting or own an action: the active people, by name."""
+    return [(i, name) for i, name in (await session.execute(
+        select(Person.id, Person.name).where(Person.active.is_(True), Person.erased_at.is_(None))
+        .order_by(Person.name, Person.id))).all()]
+
+
+async def meeting_heading(session: AsyncSession, scheme: Scheme,
+                          meeting_id: int | None) -> dict[str, object]:
+    """A meeting's id, title and when (in the scheme's zone), for a modal's first line."""
+    meeting = await session.get(Meeting, meeting_id) if meeting_id is not None else None
+    if meeting is None:
+        raise NotFound("That meeting no longer exists.")
+    return {"id": meeting.id, "title": meeting.title,
+            "when": format_when(meeting.starts_at, scheme.timezone)}

@@ -277,3 +277,13 @@ async def do_rsvp(session: AsyncSession, scheme: Scheme, *, meeting_id: int, ans
           after={"answer": answer} if note is None else {"answer": answer, "note": note})
     await write_post(session, scheme, meeting)
     return rsvp
+
+
+async def coming_up_with_replies(session: AsyncSession, now: dt.datetime,
+                                 limit: int = 5) -> list[tuple[Meeting, list[Reply]]]:
+    """The next meetings not cancelled, each with who replied by name (the office's App
+    Home)."""
+    coming = (await session.scalars(
+        select(Meeting).where(Meeting.cancelled_at.is_(None), Meeting.starts_at >= now)
+        .order_by(Meeting.starts_at, Meeting.id).limit(limit))).all()
+    return [(meeting, await replies(session, meeting.id)) for meeting in coming]

@@ -6,7 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 from handlers.slack.listeners import (actions, commands, events, expenses, forms, outcomes,
                                       views)
-from handlers.slack.listeners import catch_ups
+from handlers.slack.listeners import catch_ups, meetings
 
 
 def register_listeners(app: AsyncApp) -> None:
@@ -14,6 +14,7 @@ def register_listeners(app: AsyncApp) -> None:
     expenses.register(app)
     outcomes.register(app)
     catch_ups.register(app)
+    meetings.register(app)
     forms.register(app)
     views.register(app)
     commands.register(app)
