@@ -130,3 +130,15 @@ def test_an_email_address_is_found_in_any_case(address, upper) -> None:
     assert normalise_email(written) == address.casefold()
     assert Needle.from_query(address).found_in(f"Contact: {written}, evenings")
     assert not Needle.from_query(address).found_in(f"Contact: x{address}")
+
+
+@given(st.text(max_size=60))
+def test_anything_typed_is_searched_or_refused_with_a_sentence(typed) -> None:
+    from storage.privacy.mentions import needles_for
+    try:
+        [needle] = needles_for(typed)
+    except InvalidInput as refusal:
+        assert "too short to search" in str(refusal)
+        return
+    assert needle.kind in ("name", "email", "phone")
+    needle.spans(f"{typed} and more")
