@@ -196,6 +196,24 @@ def _rows_named(table: Any, keys: list[Any]) -> ColumnElement[bool]:
     return or_(*[and_(*[c == v for c, v in zip(columns, key, strict=True)]) for key in keys])
 
 
+async def _still_shown(session: AsyncSession, table: Any, rows: list[Any],
+                       width: int) -> set[str]:
+    """Hashes of expiring rows whose files another, younger row still shows (files are named
+    by content, so one photo sent twice has one set of files)."""
+    hashes = {row[-1] for row in rows if row[-1]}
+    if not hashes:
+        return set()
+    expiring = [row[0] for row in rows]
+    key = _key(table)[0]
+    found = set()
+    listed = sorted(hashes)
+    for chunk in range(0, len(listed), 500):
+        found |= set((await session.scalars(
+            select(table.c.content_hash).where(table.c.content_hash.in_(
+                listed[chunk:chunk + 500])).where(key.not_in(expiring)).distinct())).all())
+    return found
+
+
 async def retention_plan(session: AsyncSession, scheme: Scheme, *,
                          now: dt.datetime | None = None,
                          media_dir: Path | None = None) -> RetentionPlan:
@@ -215,8 +233,11 @@ async def retention_plan(session: AsyncSession, scheme: Scheme, *,
             .order_by(*_key(table)))).all()
         swept = Swept(sweep)
         width = len(_key(table))
+        shared = await _still_shown(session, table, rows, width) if hashes else set()
         for row in rows:
             swept.ids.append(row[0] if width == 1 else tuple(row[:width]))
+            if hashes and row[-1] in shared:
+                continue          # the same photo sent again later: its files stay for that
             paths = [p for p in row[width:width + len(files)] if p]
             if store is not None and hashes and row[-1]:
                 # originals (when the scheme keeps them) and video files live by hash only

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -192,3 +193,23 @@ async def test_dry_run_and_job_say_the_same_sentence(db, scheme, cast, tmp_path)
     assert "delivered messages (30 days)" in sentence
     done = await enforce_retention(db, scheme, now=NOW, media_dir=store.root)
     assert done.summary(scheme, done=True) == sentence.replace("would remove", "removed")
+
+
+async def test_a_photo_sent_again_keeps_its_files_for_the_later_record(db, scheme, cast,
+                                                                         tmp_path) -> None:
+    """Files are named by content: when the same photo was sent again last month, the old
+    record loses its caption and ids but the files the new record shows stay."""
+    store = MediaStore(tmp_path / "media")
+    await seed(db, cast, store)
+    async with db.transaction() as s:
+        old, recent = (await s.scalars(select(Media).order_by(Media.id))).all()
+        again = Media(engagement_id=recent.engagement_id, ambassador_id=recent.ambassador_id,
+                      kind="photo", content_hash=old.content_hash, safe_path=old.safe_path,
+                      thumb_path=old.thumb_path, created_at=NOW - dt.timedelta(days=3))
+        s.add(again)
+        old_id, shown = old.id, [old.safe_path, old.thumb_path]
+    plan = await enforce_retention(db, scheme, now=NOW, media_dir=store.root)
+    assert old_id in plan.ids("media") and not set(shown) & set(plan.files)
+    assert all(Path(p).is_file() for p in shown)
+    async with db.transaction() as s:
+        assert (await s.get(Media, old_id)).caption is None
