@@ -9,6 +9,7 @@ from handlers.telegram.context import Ctx
 from storage.errors import Refused
 from storage.models import Person
 from storage.operations.grants import STATUS_WORDS, GrantStatus
+from storage.operations.meeting_notes import open_actions
 from storage.operations.overview import my_records
 from storage.operations.people import get_person
 from storage.operations import expenses, hours
@@ -24,6 +25,7 @@ async def show_mine(update: Update, context: Ctx, person: Person) -> None:
         mine = await my_records(s, me, now=services.clock(), tz=tz)
         claims = await expenses.my_claims(s, me)
         recent = await hours.recent_hours(s, me, limit=3)
+        actions = await open_actions(s, me.id)
     lines = ["Your records"]
     lines.append("\nComing up:")
     lines += [f"• {format_when(e.starts_at, tz)} — {e.title}" for e in mine.upcoming] or \
@@ -35,6 +37,10 @@ async def show_mine(update: Update, context: Ctx, person: Person) -> None:
         lines.append("\nRecent feedback:")
         lines += [f"• {e.title}: {f.attendees} people, {f.urgency}"
                   for e, f in mine.recent_feedback]
+    if actions:
+        lines.append("\nYour actions from meetings:")
+        lines += [f"• {a.text} — due {format_date(a.due_at.astimezone(services.scheme.tz).date())}"
+                  f" ({a.meeting_title})" for a in actions]
     lines.append("\nGrant recommendations:")
     lines += [f"• {format_money(g.amount_pence)} to {g.applicant_organisation}: "
               f"{STATUS_WORDS[GrantStatus(g.status)]}" for g in mine.grants] or ["• none yet"]

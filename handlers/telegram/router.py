@@ -17,7 +17,7 @@ from handlers import log_context
 from handlers.forms import engine, flows  # noqa: F401  (flows registers the forms)
 from handlers.telegram import conversation, render
 from handlers.telegram.context import Ctx
-from handlers.telegram import mine
+from handlers.telegram import meeting_reply, mine
 from handlers.telegram.mine import show_mine
 from storage.errors import NotAllowed, Refused
 from storage.models import Person
@@ -92,6 +92,10 @@ async def on_update(update: Update, context: Ctx) -> None:
         return
     if text and text.startswith("/"):
         await _on_command(update, context, person, text)
+        return
+    # A note for "can't come" first: it is a reply to the bot's question, never a catch-up.
+    if text and await meeting_reply.note_given(update, context, person, text,
+                                               in_form=state is not None):
         return
     if engine.submitted(state):
         await conversation.already_sent(update, context, person, state)
@@ -315,3 +319,5 @@ async def _rsvp(update: Update, context: Ctx, person: Person, raw: str) -> None:
         return
     await conversation.acknowledge(query, "Thanks — noted.")
     await conversation.close_question(query.message, f"{query.message.text}\n→ You said: {answer}")
+    if answer == "no":
+        await meeting_reply.ask_note(update.effective_chat)

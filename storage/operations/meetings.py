@@ -287,3 +287,25 @@ async def coming_up_with_replies(session: AsyncSession, now: dt.datetime,
         select(Meeting).where(Meeting.cancelled_at.is_(None), Meeting.starts_at >= now)
         .order_by(Meeting.starts_at, Meeting.id).limit(limit))).all()
     return [(meeting, await replies(session, meeting.id)) for meeting in coming]
+
+
+# How long after "can't come" a plain message (not a reply to anything) is taken for its note.
+NOTE_WINDOW = dt.timedelta(minutes=15)
+
+
+async def do_note_cant_come(session: AsyncSession, scheme: Scheme, *, note: str,
+                            actor: Person, replying: bool,
+                            now: dt.datetime | None = None) -> MeetingRsvp | None:
+    """The note an ambassador adds after "can't come" (the bot asks for it): kept with that
+    reply, as a change of its own. None when there is no such reply waiting for a note — the
+    text was something else, and nothing is changed."""
+    now = now or utcnow()
+    latest = await session.scalar(
+        select(MeetingRsvpChange).where(MeetingRsvpChange.person_id == actor.id)
+        .order_by(MeetingRsvpChange.answered_at.desc(), MeetingRsvpChange.id.desc()).limit(1))
+    if latest is None or latest.answer != "no" or latest.note is not None:
+        return None
+    if not replying and latest.answered_at < now - NOTE_WINDOW:
+        return None
+    return await do_rsvp(session, scheme, meeting_id=latest.meeting_id, answer="no",
+                         actor=actor, note=note, now=now)
