@@ -436,11 +436,15 @@ async def submit_photos(ctx: FormContext, a: dict[str, Any]) -> str:
     return message
 
 
+NONE_STARTED = ("None of your engagements has started yet, so there's nothing to send photos "
+                "of. Tap Cancel, and send them once it has begun.")
+
+
 PHOTOS = register(Form(
     name="photos", title="Send photos or video", command="photos",
     fields=(
         Field("engagement", "Engagement", "Which engagement are they from?", "choice",
-              choices=_recent),
+              choices=_recent, nothing_yet=NONE_STARTED),
         Field("media", "Photos or video", "Send the photos or video now (one, several or an "
               "album). Sending them as a file is fine too. Tap Done when they're all sent.",
               "photos"),

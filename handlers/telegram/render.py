@@ -65,7 +65,8 @@ def question(form: Form, state: dict[str, Any], options: list[Choice], scheme: S
         lines.append(current.hint)
     buttons: list[list[InlineKeyboardButton]] = []
     if current.kind in ("choice", "multi") and not options:
-        lines.append("(There's nothing to pick from here yet"
+        lines.append(f"({current.nothing_yet})" if current.nothing_yet else
+                     "(There's nothing to pick from here yet"
                      + (" — tap Skip.)" if current.optional else
                         ". Tap Cancel, and try again once there is.)"))
     if current.kind in ("choice", "yesno"):

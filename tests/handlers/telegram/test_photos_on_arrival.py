@@ -159,3 +159,20 @@ async def test_photos_are_offered_only_engagements_that_have_started(setup, db, 
     offered = [text for row in asked.buttons for text, _ in row]
     assert any("Clun show" in b for b in offered)
     assert not any("Bishop's Castle fete" in b for b in offered)
+
+
+async def test_with_no_engagement_started_photos_says_so(setup, db, scheme) -> None:
+    """Someone whose only engagement is tomorrow is told why there is nothing to pick."""
+    emu, bot, ann = setup
+    async with db.transaction() as s:
+        bob = await s.scalar(select(Person).where(Person.name == "Bob Hereford"))
+        await engagements.do_prenotify_engagement(
+            s, scheme, title="Kington fete", kind="Community event", place="Square",
+            starts_at=NOW + dt.timedelta(days=1), ends_at=NOW + dt.timedelta(days=1, hours=2),
+            actor=bob, now=NOW)
+        telegram_id = bob.telegram_id
+    bob_phone = emu.user(telegram_id, "Bob")
+    await bob_phone.send_command("/photos")
+    asked = await said(bob_phone, "None of your engagements has started yet, so there's "
+                       "nothing to send photos of. Tap Cancel, and send them once it has begun.")
+    assert [text for row in asked.buttons for text, _ in row] == ["✖ Cancel"]
