@@ -3,7 +3,7 @@ the summary and the due date, then every step taken on it (acknowledged, assigne
 done) with who acted and when.
 
 Every operation that rewrites the alert post builds its payload here, from the records as
-they are now plus the steps the post already showed, so a rewrite can only add a line: an
+they are now plus every step the audit trail holds, so a rewrite can only add a line: an
 officer who opens the alert after three presses still sees what it was about.
 """
 
@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
-from storage.models import Engagement, Feedback, FollowUp, Outbox, Person
+from storage.models import AuditEvent, Engagement, Feedback, FollowUp, Outbox, Person
 from storage.scheme import Scheme
 
 ALERT_EVENT = "follow_up_alert"
+ALERT_STEP = "alert_step"          # the key of an audit row's `after` holding the step's line
 UPDATED_EVENT = "follow_up_updated"
 
 
@@ -26,14 +27,17 @@ def alert_ref(follow_up_id: int) -> str:
     return f"follow_up:{follow_up_id}:alert"
 
 
-async def _steps_so_far(session: AsyncSession, follow_up_id: int) -> list[str]:
-    """The steps the alert shows now: those of its newest post or rewrite."""
-    ref = alert_ref(follow_up_id)
-    payload = await session.scalar(
-        select(Outbox.payload).where(or_(Outbox.ref == ref, Outbox.replaces_ref == ref))
-        .order_by(Outbox.id.desc()).limit(1))
-    steps = (payload or {}).get("steps")
-    return [str(step) for step in steps] if isinstance(steps, list) else []
+async def steps_taken(session: AsyncSession, follow_up_id: int) -> list[str]:
+    """Every step taken on the follow-up, oldest first, from the audit rows that recorded
+    them: kept as long as the audit trail, so an alert acted on after the delivered messages
+    have lost their data still lists all it went through."""
+    afters = (await session.scalars(
+        select(AuditEvent.after).where(AuditEvent.target_type == "follow_ups",
+                                       AuditEvent.target_id == follow_up_id,
+                                       AuditEvent.outcome == "done")
+        .order_by(AuditEvent.id))).all()
+    return [str(after[ALERT_STEP]) for after in afters
+            if isinstance(after, dict) and after.get(ALERT_STEP)]
 
 
 async def alert_payload(session: AsyncSession, follow_up: FollowUp) -> dict[str, Any]:
@@ -71,9 +75,12 @@ def headline(data: dict[str, Any]) -> str:
 
 async def queue_alert_step(session: AsyncSession, scheme: Scheme, follow_up: FollowUp,
                            step: str, *, by: str, at: str) -> Outbox:
-    """Rewrite the alert with `step` added to what it already shows."""
+    """Rewrite the alert with `step` (already audited under ALERT_STEP) added to the steps
+    before it."""
     data = await alert_payload(session, follow_up)
-    steps = [*await _steps_so_far(session, follow_up.id), step]
+    steps = await steps_taken(session, follow_up.id)
+    if not steps or steps[-1] != step:
+        steps.append(step)
     text = f"{headline(data)} · {step}"
     return outbox.to_channel(session, scheme, "alerts", UPDATED_EVENT, text,
                              data={**data, "steps": steps, "line": step, "by": by, "at": at},

@@ -22,7 +22,7 @@ from storage.audit import audit
 from storage.models import (FollowUp, FollowUpNeeded, FollowUpStatus, Outbox, Person, Role,
                             ScheduleMark, Urgency, utcnow)
 from storage.office_calendar import add_office_time
-from storage.operations.alerts import alert_payload, headline, queue_alert_step
+from storage.operations.alerts import ALERT_STEP, alert_payload, headline, queue_alert_step
 from storage.operations.people import active_people_with_role
 from storage.operations.reminders import claim_mark
 from storage.outbox import SLACK
@@ -97,7 +97,8 @@ async def send_at_once(session: AsyncSession, scheme: Scheme, follow_up: FollowU
                 {**data, "reason": f"Needs the {title}: sent to you directly."})
     step = (f"sent directly to {_names(people)} at {format_when(now, scheme.timezone)}")
     audit(session, None, "escalate_follow_up", target=follow_up,
-          after={"step": 0, "to": [p.id for p in people]}, actor_label=SCHEDULER)
+          after={"step": 0, "to": [p.id for p in people], ALERT_STEP: step},
+          actor_label=SCHEDULER)
     return [step]
 
 
@@ -143,11 +144,11 @@ async def do_escalate_unacknowledged(session: AsyncSession, scheme: Scheme, *,
                 if row is not None:
                     sent.append(row)
             who = _names(people) if people else f"{step.label} (nobody holds the role)"
-            await queue_alert_step(
-                session, scheme, item,
-                f"not acknowledged after {waited}: escalated to {who} at "
-                f"{format_when(now, scheme.timezone)}",
-                by=SCHEDULER, at=now.isoformat())
+            line = (f"not acknowledged after {waited}: escalated to {who} at "
+                    f"{format_when(now, scheme.timezone)}")
             audit(session, None, "escalate_follow_up", target=item,
-                  after={"step": number, "to": [p.id for p in people]}, actor_label=SCHEDULER)
+                  after={"step": number, "to": [p.id for p in people], ALERT_STEP: line},
+                  actor_label=SCHEDULER)
+            await queue_alert_step(session, scheme, item, line, by=SCHEDULER,
+                                   at=now.isoformat())
     return sent

@@ -13,7 +13,7 @@ from storage import outbox
 from storage.audit import audit
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import Engagement, FollowUp, FollowUpStatus, Meeting, Person, utcnow
-from storage.operations.alerts import queue_alert_step
+from storage.operations.alerts import ALERT_STEP, queue_alert_step
 from storage.operations.meetings import write_post
 from storage.operations.people import OFFICE_ROLES
 from storage.parsers import format_when
@@ -49,8 +49,10 @@ async def _move(session: AsyncSession, scheme: Scheme, follow_up: FollowUp, acto
         await session.refresh(follow_up)
         raise Conflict(f"That follow-up is already {follow_up.status}.")
     await session.refresh(follow_up)
+    # The line is kept with the audit row: the alert lists every step from these rows.
     audit(session, actor, action, target=follow_up, before=before,
-          after={"status": follow_up.status, "owner_id": follow_up.owner_id})
+          after={"status": follow_up.status, "owner_id": follow_up.owner_id,
+                 ALERT_STEP: line})
     if follow_up.meeting_id is not None:
         # A meeting's action has no alert of its own: its meeting's post lists it.
         meeting = await session.get(Meeting, follow_up.meeting_id)
