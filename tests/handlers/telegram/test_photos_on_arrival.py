@@ -13,7 +13,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.emulators.telegram import TelegramEmulator
-from handlers.telegram.media import TelegramMedia
+from handlers.telegram.media import TelegramMedia, ordinal, subject
 from storage.media import MediaStore, PhotoProcessor
 from tests.handlers.telegram.harness import TOKEN, Clock, RunningBot, said
 from tests.handlers.telegram.test_photos import choose_engagement, jpeg_with_gps, media_rows
@@ -176,3 +176,11 @@ async def test_with_no_engagement_started_photos_says_so(setup, db, scheme) -> N
     asked = await said(bob_phone, "None of your engagements has started yet, so there's "
                        "nothing to send photos of. Tap Cancel, and send them once it has begun.")
     assert [text for row in asked.buttons for text, _ in row] == ["✖ Cancel"]
+
+
+def test_a_file_is_named_by_its_name_and_a_photo_by_its_place() -> None:
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+    assert subject({"file_name": "notes.txt"}, 2) == "“notes.txt”"
+    assert subject({"kind": "photo"}, 2) == "The 2nd photo"
+    assert subject({"kind": "video"}, 3) == "The 3rd video"
