@@ -28,6 +28,19 @@ class MeetingSeries(BaseModel):
     time: dt.time = dt.time(10)
     minutes: int = Field(120, gt=0, le=12 * 60)
     venue: str | None = Field(None, min_length=1, max_length=200)
+    # Days before the meeting that ambassadors are reminded: the early reminder, then the
+    # last (which a weekly catch-up gets too).
+    remind_days_before: list[int] = Field(default_factory=lambda: [7, 1], min_length=2,
+                                          max_length=2)
+
+    @field_validator("remind_days_before")
+    @classmethod
+    def _reminders(cls, values: list[int]) -> list[int]:
+        early, last = values
+        if not 1 <= last < early <= 60:
+            raise ValueError("give two numbers of days, the early reminder first and the "
+                             "last one after it, e.g. [7, 1] (each 1 to 60)")
+        return values
 
     @field_validator("months")
     @classmethod
@@ -101,3 +114,9 @@ class Meetings(BaseModel):
     quarterly: MeetingSeries | None = None
     # How far ahead the next meetings are put in the diary (and their invitations sent).
     plan_days_ahead: int = Field(92, gt=0, le=400)
+
+    def remind_days_before(self) -> tuple[int, int]:
+        """The early and the last reminder, in days before a meeting (a week and a day
+        unless the scheme's quarterly meeting says otherwise)."""
+        early, last = self.quarterly.remind_days_before if self.quarterly else (7, 1)
+        return early, last

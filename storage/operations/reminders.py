@@ -34,8 +34,6 @@ from storage.scheme import Scheme
 SCHEDULER = "scheduler"          # the actor label on audit lines written by schedules
 FEEDBACK_LOOKBACK_DAYS = 56      # older engagements are listed in the digest, not nudged
 NUDGE_AGAIN_AFTER = dt.timedelta(days=3)
-WEEK_BEFORE = dt.timedelta(days=7)
-DAY_BEFORE = dt.timedelta(days=1)
 OVERDUE_LIST_LIMIT = 15
 
 
@@ -126,19 +124,26 @@ async def do_nudge_feedback(session: AsyncSession, scheme: Scheme, *,
 # ---- meeting reminders ---------------------------------------------------------------------
 
 
+def _lead(days: int) -> str:
+    return {1: "tomorrow", 7: "next week"}.get(days, f"in {days} days")
+
+
 async def do_remind_meetings(session: AsyncSession, scheme: Scheme, *,
                              now: dt.datetime | None = None) -> list[Outbox]:
-    """Remind ambassadors of a quarterly meeting a week before and a day before (catch-ups:
-    the day before only), with their answer so far and the RSVP choices for buttons.
+    """Remind ambassadors of a quarterly meeting a week before and a day before, or as the
+    scheme's `meetings.quarterly.remind_days_before` says (catch-ups: the last reminder only),
+    with their answer so far and the RSVP choices for buttons.
 
     Someone back from being away inside the window gets the reminder that day; anyone who
     answered "no" is not reminded.
     """
     now = now or utcnow()
     today = _today(scheme, now)
+    early, last = scheme.meetings.remind_days_before()
+    week_before, day_before = dt.timedelta(days=early), dt.timedelta(days=last)
     meetings = (await session.scalars(
         select(Meeting).where(Meeting.cancelled_at.is_(None), Meeting.starts_at > now,
-                              Meeting.starts_at <= now + WEEK_BEFORE)
+                              Meeting.starts_at <= now + week_before)
         .order_by(Meeting.starts_at))).all()
     if not meetings:
         return []
@@ -146,7 +151,7 @@ async def do_remind_meetings(session: AsyncSession, scheme: Scheme, *,
                    if is_reachable(p, today)]
     sent: list[Outbox] = []
     for meeting in meetings:
-        which = "day" if meeting.starts_at - now <= DAY_BEFORE else "week"
+        which = "day" if meeting.starts_at - now <= day_before else "week"
         if which == "week" and meeting.kind != MeetingKind.QUARTERLY:
             continue
         answers = {r.person_id: r.answer for r in meeting.rsvps}
@@ -162,7 +167,7 @@ async def do_remind_meetings(session: AsyncSession, scheme: Scheme, *,
                 continue
             if which == "day":  # no late week-before reminder after the day-before one
                 await claim_mark(session, f"meeting:{meeting.id}:week:{person.id}", now=now)
-            lead = "tomorrow" if which == "day" else "next week"
+            lead = _lead(last if which == "day" else early)
             ask = (f"You said you'd come ({answer}); the buttons below change it." if answer
                    else "Will you come? Please answer with the buttons below.")
             row = outbox.to_person(
