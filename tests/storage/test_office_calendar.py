@@ -4,6 +4,7 @@ change; and the scheme file refuses an office-hours or escalation section it can
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 from storage.models import Role
 from storage.office_calendar import (add_office_time, is_bank_holiday, is_office_time,
                                      office_time_between)
-from storage.scheme import SCHEMES_DIR, Scheme, SchemeError, load_scheme, parse_scheme
+from storage.scheme import (ACKNOWLEDGERS, SCHEMES_DIR, WEEKDAYS, Scheme, SchemeError,
+                            load_scheme, parse_scheme)
 
 LONDON = load_scheme().tz
 
@@ -147,3 +149,26 @@ def test_a_chain_may_name_a_person_with_their_role() -> None:
     assert [(s.person, s.role) for s in scheme.escalation.chain] == \
         [("Dev Sharma", Role.DEPUTY), (None, Role.COMMISSIONER)]
     assert scheme.escalation.acknowledge_within_office_hours == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(days=st.lists(st.sampled_from(WEEKDAYS), min_size=1))
+def test_any_list_of_days_is_read_as_those_days(days: list[str]) -> None:
+    scheme = parse_scheme(_with(f"office_hours: {{days: {json.dumps(','.join(days))}}}\n"))
+    assert scheme.office_hours.weekdays == {WEEKDAYS.index(day) for day in days}
+
+
+@settings(max_examples=150, deadline=None)
+@given(days=st.text(max_size=30), role=st.text(max_size=30))
+def test_anything_typed_loads_or_is_refused_naming_the_key(days: str, role: str) -> None:
+    """Whatever is typed for the days or a chain step, the scheme loads with a meaning or
+    stops with a sentence naming the key; never an exception of another kind."""
+    section = (f"office_hours: {{days: {json.dumps(days)}}}\n"
+               f"escalation: {{chain: [{json.dumps(role)}]}}\n")
+    try:
+        scheme = parse_scheme(_with(section), "s.yaml")
+    except SchemeError as refused:
+        assert "office_hours.days" in str(refused) or "escalation.chain" in str(refused)
+        return
+    assert scheme.office_hours.weekdays <= set(range(7)) and scheme.office_hours.weekdays
+    assert scheme.escalation.chain[0].role in ACKNOWLEDGERS
