@@ -27,7 +27,7 @@ from storage.db import Database
 from storage.media import MediaStore, PhotoProcessor
 from storage.models import FollowUp, Person, Role
 from storage.operations import (engagements, expenses, feedback, follow_ups, grants, hours,
-                                meetings, people)
+                                meeting_notes, meetings, people)
 from storage.scheme import Scheme
 
 log = logging.getLogger(__name__)
@@ -394,12 +394,49 @@ class _History:
                 description=f"{t('megan', 3)} to {t('megan', 1)} and back for the farmers' "
                             "breakfast",
                 actor=await self.person(s, "megan"), today=self.today)
+        await self.meetings()
+
+    async def meetings(self) -> None:
+        """Last quarter's meeting with who came, its notes and two actions; the next one with
+        the replies so far (a "can't come" with its note), at the scheme's own venue."""
+        venue = self.scheme.words.meeting_venue
         async with self.db.transaction() as s:
-            await meetings.do_schedule_meeting(
+            officer = await self.person(s, "officer")
+            held = await meetings.do_schedule_meeting(
                 s, self.scheme, kind="quarterly", title="Quarterly ambassadors' meeting",
-                place=self.scheme.words.meeting_venue, starts_at=self.at(9, 10),
-                ends_at=self.at(9, 12, 30), actor=await self.person(s, "officer"),
-                now=self.now - dt.timedelta(days=10))
+                place=venue, starts_at=self.at(-20, 10), ends_at=self.at(-20, 12),
+                actor=officer, now=self.now - dt.timedelta(days=40))
+            coming = await meetings.do_schedule_meeting(
+                s, self.scheme, kind="quarterly", title="Quarterly ambassadors' meeting",
+                place=venue, starts_at=self.at(9, 10), ends_at=self.at(9, 12, 30),
+                actor=officer, now=self.now - dt.timedelta(days=10))
+            for meeting, replies, when in (
+                    (held, {"ann": "yes", "raj": "yes", "megan": "yes",
+                            "tom": ("no", "Caring for my mother that week")},
+                     self.now - dt.timedelta(days=35)),
+                    (coming, {"ann": "yes", "raj": "maybe",
+                              "tom": ("no", "At my granddaughter's school play that morning")},
+                     self.now - dt.timedelta(days=8))):
+                for who, reply in replies.items():
+                    answer, note = reply if isinstance(reply, tuple) else (reply, None)
+                    await meetings.do_rsvp(s, self.scheme, meeting_id=meeting.id, answer=answer,
+                                           note=note, actor=await self.person(s, who), now=when)
+        async with self.db.transaction() as s:
+            await meeting_notes.do_record_meeting_notes(
+                s, self.scheme, meeting_id=held.id,
+                attended_ids=[self.ids[k] for k in ("ann", "raj", "megan", "officer")],
+                notes="Each area shared its successes: parish councils are asking for more "
+                      "visits, and the youth clubs want a session on staying safe online.\n"
+                      "Rural crime and speeding came up in every area.",
+                decisions="Ambassadors will offer an online-safety session to youth clubs "
+                          "this quarter.",
+                actions=[meeting_notes.ActionItem(
+                             "Send the youth clubs the online-safety session outline",
+                             self.ids["ann"], self.today + dt.timedelta(days=5)),
+                         meeting_notes.ActionItem(
+                             "Ask the roads policing team for the speeding figures by area",
+                             self.ids["officer"], self.today + dt.timedelta(days=12))],
+                actor=await self.person(s, "officer"), now=self.now - dt.timedelta(days=19))
 
 
 def receipt_jpeg(start: str, end: str) -> bytes:
