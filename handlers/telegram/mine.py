@@ -39,8 +39,9 @@ async def show_mine(update: Update, context: Ctx, person: Person) -> None:
                   for e, f in mine.recent_feedback]
     if actions:
         lines.append("\nYour actions from meetings:")
-        lines += [f"• {a.text} — due {format_date(a.due_at.astimezone(services.scheme.tz).date())}"
-                  f" ({a.meeting_title})" for a in actions]
+        lines += [f"• {a.text} — due "
+                  f"{format_date(a.due_at.astimezone(services.scheme.tz).date())} "
+                  f"({a.meeting_title})" for a in actions]
     lines.append("\nGrant recommendations:")
     lines += [f"• {format_money(g.amount_pence)} to {g.applicant_organisation}: "
               f"{STATUS_WORDS[GrantStatus(g.status)]}" for g in mine.grants] or ["• none yet"]

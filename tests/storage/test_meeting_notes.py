@@ -78,7 +78,8 @@ async def test_attendance_notes_and_two_actions_become_follow_ups_and_are_told(d
     assert {t.destination for t in told} == {str(cast.ambassador.telegram_id),
                                              str(cast.officer.telegram_id)}
     ann = next(t for t in told if t.destination == str(cast.ambassador.telegram_id))
-    assert "Book the hall for the rural crime evening — due Thu 10 Dec 2026" in ann.payload["text"]
+    assert "Book the hall for the rural crime evening — due Thu 10 Dec 2026" in \
+        ann.payload["text"]
     assert "rural crime team" not in ann.payload["text"]
     assert {n.destination for n in notes} == {str(cast.ambassador.telegram_id),
                                               str(cast.other_ambassador.telegram_id)}

@@ -30,7 +30,8 @@ async def invite(line, starts: dt.datetime, *, now: dt.datetime = NOW) -> int:  
     return meeting.id
 
 
-async def test_cant_come_asks_for_a_note_and_keeps_it_before_the_catch_up(line) -> None:  # noqa: F811
+async def test_cant_come_asks_for_a_note_and_keeps_it_before_the_catch_up(
+        line) -> None:  # noqa: F811
     cast = line.cast
     meeting_id = await invite(line, NOW + dt.timedelta(days=20))
     # The weekly catch-up question is open too: a note must not be taken for its answer.
