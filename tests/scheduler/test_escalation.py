@@ -143,3 +143,38 @@ async def test_acknowledged_in_time_goes_no_further_and_downtime_sends_each_step
     assert len(dms(office, Role.DEPUTY)) == 1 and len(dms(office, Role.COMMISSIONER)) == 1
     sent = await office.rows(Outbox, Outbox.event == "follow_up_escalated")
     assert sorted(r.payload["follow_up_id"] for r in sent) == [waiting, waiting]
+
+
+async def test_a_chain_naming_people_reaches_them_or_else_the_role(db, scheme) -> None:
+    """A step naming a person reaches that person only, while they hold the role; a step
+    naming someone who no longer does reaches everyone who holds it, so no step reaches
+    nobody."""
+    from storage.operations.escalation import do_escalate_unacknowledged
+    from storage.scheme import parse_scheme, SCHEMES_DIR
+    from tests.storage.seed import Cast, person
+
+    text = (SCHEMES_DIR / "west-mercia.yaml").read_text().split("\nescalation:")[0]
+    named = parse_scheme(text + "\nescalation:\n  acknowledge_within_office_hours: 4\n"
+                         "  chain: [{person: Dee Deputy, role: deputy},\n"
+                         "          {person: Dee Deputy, role: commissioner}]\n")
+    cast = await Cast.create(db, named)
+    async with db.transaction() as s:
+        other_deputy = await person(s, Role.DEPUTY, "Dan Deputy")
+        ann = await s.merge(cast.ambassador)
+        engagement = await engagements.do_prenotify_engagement(
+            s, named, title="Clun youth club", kind="Community event", place="Clun",
+            starts_at=FRIDAY_4PM - dt.timedelta(hours=5),
+            ends_at=FRIDAY_4PM - dt.timedelta(hours=3), after_the_fact=True, actor=ann,
+            now=FRIDAY_4PM)
+        await feedback.do_file_feedback(
+            s, named, engagement_id=engagement.id, attendees=5, summary="Knives seen",
+            follow_up_needed="police_or_partner", follow_up_detail="Knives at the skate park",
+            urgency="urgent", actor=ann, now=FRIDAY_4PM)
+    async with db.transaction() as s:
+        first = await do_escalate_unacknowledged(s, named, now=at(30, 12))
+    async with db.transaction() as s:
+        second = await do_escalate_unacknowledged(s, named, now=at(30, 16))
+    assert [r.destination for r in first] == [str(cast.deputy.telegram_id)]
+    assert str(other_deputy.telegram_id) not in [r.destination for r in first]
+    # Dee is no Commissioner: the second step goes to whoever is.
+    assert [r.destination for r in second] == [str(cast.commissioner.telegram_id)]
