@@ -86,13 +86,20 @@ def grant_reason_view(step: str, grant_id: int, summary: str,
     return reason_modal(GRANT_STEPS[step], summary, GRANT_REASON, meta)
 
 
+# A text box takes one character more than the rule behind it allows: Slack's client cuts a
+# paste at max_length without a word, so at the limit itself a too-long reason would be cut
+# short silently; one over, it reaches the operation, which says the limit in a sentence.
+REASON_LIMIT = 2000
+NAME_LIMIT = 120
+
+
 def reason_modal(spec: dict[str, Any], summary: str, callback_id: str,
                  meta: dict[str, Any]) -> dict[str, Any]:
     """A button's decision that needs a reason: what was clicked on, then the reason box
     (`spec`: its title, label and submit words); `meta` comes back with the submission."""
     return modal(spec["title"], [*sections(esc(summary)),
                                  text_input("reason", spec["label"], multiline=True,
-                                            max_length=2000)],
+                                            max_length=REASON_LIMIT + 1)],
                  callback_id=callback_id, submit=spec["submit"], close="Cancel",
                  private_metadata=json.dumps(meta))
 
@@ -104,7 +111,7 @@ INVITABLE = ((Role.AMBASSADOR, "Ambassador"), (Role.OFFICER, "Engagement officer
 
 def invite_view(scheme: Scheme) -> dict[str, Any]:
     return modal("Invite someone", [
-        text_input("name", "Their name", max_length=120),
+        text_input("name", "Their name", max_length=NAME_LIMIT + 1),
         select_input("role", "Role", [(label, role.value) for role, label in INVITABLE]),
         select_input("area", "Area (needed for an ambassador)",
                      [(area, area) for area in scheme.areas], optional=True),

@@ -83,10 +83,10 @@ async def test_grant_reason_empty_or_too_long_is_refused_on_the_field(office: Of
     assert "reason" in blank.errors
     [grant] = await office.rows(GrantRecommendation)
     assert grant.status == "recommended"
-    # Slack's client stops at max_length; a longer text (a client that doesn't) is refused too.
+    # The box takes one more than the limit (Slack's client cuts a paste at max_length without
+    # a word), so a paste too long reaches the bot, which refuses it saying the limit.
     view = emu.views(colin)[-1]
-    assert view.blocks[-1]["element"]["max_length"] == 2000
-    view.blocks[-1]["element"]["max_length"] = 5000
+    assert view.blocks[-1]["element"]["max_length"] == 2001
     long = await emu.submit_view(colin, values={"reason": "x" * 2001})
     assert "2,000" in long.errors["reason"] or "2000" in long.errors["reason"]
     done = await emu.submit_view(colin, values={"reason": "Outside the scheme."})
@@ -130,3 +130,18 @@ async def test_a_click_whose_rewrite_slack_refuses_still_lands(office: Office) -
     assert emu.buttons(office.last(john)) == []
     assert "Approved" in office.last(john).text
     assert not [m for m in emu.ephemerals(john) if "went wrong" in m.text]
+
+
+async def test_a_name_one_over_the_limit_is_refused_in_the_bots_words(office: Office) -> None:
+    """The invite's name box takes 121 characters, so a name too long reaches the bot and is
+    refused saying the limit, rather than cut off at 120 by Slack without a word."""
+    emu = office.emu
+    olive = office.uid(Role.OFFICER)
+    await emu.slash_command(olive, "/ambassadors", "invite")
+    view = await emu.wait_for(lambda: emu.views(olive) and emu.views(olive)[-1])
+    name = next(b for b in view.blocks if b.get("block_id") == "name")
+    assert name["element"]["max_length"] == 121
+    too_long = await emu.submit_view(olive, values={"name": "Ann " + "x" * 117,
+                                                    "role": "officer"})
+    assert too_long.errors == {"name": "Please give the person's name (up to 120 characters)."}
+    assert await office.rows(Invite) == []

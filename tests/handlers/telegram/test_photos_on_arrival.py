@@ -184,3 +184,31 @@ def test_a_file_is_named_by_its_name_and_a_photo_by_its_place() -> None:
     assert subject({"file_name": "notes.txt"}, 2) == "“notes.txt”"
     assert subject({"kind": "photo"}, 2) == "The 2nd photo"
     assert subject({"kind": "video"}, 3) == "The 3rd video"
+
+
+async def test_a_receipt_that_is_not_a_picture_is_refused_as_it_arrives(setup, db) -> None:
+    """Expenses take the receipt through the same door: a text file is named and refused
+    before the summary, and the claim goes with the photo sent after it."""
+    from storage.models import ExpenseClaim
+    emu, bot, ann = setup
+    await ann.send_command("/expenses")
+    await said(ann, "What kind of expense?")
+    await ann.press("Travel")
+    await said(ann, "Which day?")
+    await ann.press("Today")
+    await said(ann, "How much?")
+    await ann.send_text("£12.50")
+    await said(ann, "What was it for?")
+    await ann.send_text("Train to the parish council")
+    await said(ann, "photo of the receipt")
+    await ann.send_document(TEXT, "receipt.txt", "text/plain")
+    await said(ann, "⚠️ “receipt.txt” isn't a photo (it looks like text).")
+    await ann.send_photo(jpeg_with_gps())
+    await said(ann, "Received 1 so far")
+    await ann.press("Done ✔")
+    await said(ann, "please check")
+    await ann.press("✅ Submit")
+    await said(ann, "your claim of £12.50 is with the office")
+    async with db.transaction() as s:
+        [claim] = (await s.scalars(select(ExpenseClaim))).all()
+    assert claim.receipt_path is not None
