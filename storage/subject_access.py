@@ -52,6 +52,8 @@ TITLES = {"people": "Your details", "invites": "Invitations", "engagements": "En
           "grant_recommendations": "Grant recommendations", "fund_ledger": "Grant fund ledger",
           "hours_entries": "Hours", "expense_claims": "Expense claims",
           "meetings": "Meetings", "meeting_rsvps": "Meeting replies",
+          "meeting_rsvp_changes": "Changes of meeting reply",
+          "meeting_attendance": "Meetings attended", "catch_ups": "Weekly catch-up answers",
           "outbox": "Messages sent to or about you", "audit_events": "Audit trail",
           "form_drafts": "Half-finished forms", "schedule_marks": "Delivery marks"}
 
@@ -199,9 +201,17 @@ async def person_bundle(session: AsyncSession, person_id: int) -> Bundle:
                 have.add(key)
                 bundle.tables[t.name].append(row)
         bundle.tables[t.name].sort(key=lambda row: [row[k] for k in _key_columns(t)])
-    bundle.tables = {name: rows for name, rows in bundle.tables.items() if rows}
+    bundle.tables = _in_reading_order(bundle.tables)
     _collect_files(bundle)
     return bundle
+
+
+def _in_reading_order(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Their details first, then their records as the summary titles them, the trail last."""
+    order = list(TITLES)
+    return {name: tables[name] for name in sorted(
+        (n for n, rows in tables.items() if rows),
+        key=lambda n: (order.index(n) if n in order else len(order) - 3, n))}
 
 
 async def mention_bundle(session: AsyncSession, scheme: Scheme, text: str) -> Bundle:
@@ -227,7 +237,7 @@ async def mention_bundle(session: AsyncSession, scheme: Scheme, text: str) -> Bu
         rows = await _rows(session, t, key[0].in_(values))
         bundle.tables[t.name] = [row for row in rows if "/".join(
             str(row[c.name]) for c in key) in wanted[t.name]]
-    bundle.tables = {name: rows for name, rows in bundle.tables.items() if rows}
+    bundle.tables = _in_reading_order(bundle.tables)
     _collect_files(bundle)
     return bundle
 
