@@ -85,7 +85,7 @@ async def _engine(db: Database, examples: list[str]) -> dict[str, int]:
                 for answer in (Answer(text=typed), Answer(choice=number % 45 - 3),
                                Answer(other="sticker")):
                     state = engine.new_state(form)
-                    state["step"] = f.name
+                    state.step = f.name
                     counts["answers"] += 1
                     try:
                         refusal = await engine.take_answer(form, state, answer, ctx)

@@ -106,10 +106,11 @@ def bench_form(questions: int) -> engine.Form:
 
 
 def initial_state(form: engine.Form) -> dict[str, Any]:
-    """A draft whose current question is the form's first, as after the user began it."""
+    """A draft whose current question is the form's first, as after the user began it (as
+    it is stored)."""
     state = engine.new_state(form)
     engine.advance(form, state)
-    return state
+    return state.to_json()
 
 
 def answer_text(user_index: int, answer_index: int) -> str:

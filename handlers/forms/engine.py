@@ -1,8 +1,9 @@
 """The form engine's transport-free core: fields, answers, Back/Skip/Edit, the summary.
 
 A form is declared once (handlers/forms/flows.py); Telegram runs it as a conversation and
-Slack as a modal. The state is plain JSON so it can be saved as a FormDraft after every answer
-and resumed after a restart exactly where it stopped.
+Slack as a modal. Where a person is in a form is a FormState (handlers/forms/state.py), stored
+as JSON in a FormDraft after every answer and resumed after a restart exactly where it
+stopped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from storage.operations.updates import Once
 from storage.errors import InvalidInput
 from storage.models import Person
 from storage.scheme import Scheme
+from handlers.forms.state import FormState
 
 Kind = Literal["text", "choice", "multi", "count", "money", "when", "date", "hours", "yesno",
                "photos", "location", "miles"]
@@ -142,28 +144,27 @@ WRONG_KIND = {
 }
 
 
-def answered(state: dict[str, Any]) -> int:
+def answered(state: FormState) -> int:
     """How many questions of a draft have an answer (a skipped one counts: it was answered)."""
-    return len(state.get("answers") or {})
+    return len(state.answers)
 
 
-def submitted(state: dict[str, Any] | None) -> bool:
+def submitted(state: FormState | None) -> bool:
     """Whether the draft's form was sent to the office (the draft outlives the record only
     until the person has been told, see handlers/telegram/conversation.py)."""
-    return bool(state and state.get("submitted"))
+    return bool(state and state.submitted)
 
 
-def new_state(form: Form) -> dict[str, Any]:
-    return {"form": form.name, "answers": {}, "step": None, "history": [], "seq": 0,
-            "options": {}, "editing": False}
+def new_state(form: Form) -> FormState:
+    return FormState(form=form.name)
 
 
-def next_field(form: Form, state: dict[str, Any], after: str | None) -> str:
+def next_field(form: Form, state: FormState, after: str | None) -> str:
     """The next field to ask after `after` (None: the first) that is shown and unanswered;
     when editing, straight back to the summary."""
-    answers = state["answers"]
-    if state.get("editing") and after is not None:
-        state["editing"] = False
+    answers = state.answers
+    if state.editing and after is not None:
+        state.editing = False
         # A changed answer may reveal a follow-on question (e.g. follow-up detail).
         for f in form.fields:
             if f.shown(answers) and f.name not in answers and not f.optional:
@@ -177,74 +178,74 @@ def next_field(form: Form, state: dict[str, Any], after: str | None) -> str:
     return SUMMARY
 
 
-def advance(form: Form, state: dict[str, Any]) -> None:
-    step = state["step"]
+def advance(form: Form, state: FormState) -> None:
+    step = state.step
     if step not in (None, SUMMARY):
-        state["history"].append(step)
-    state["step"] = next_field(form, state, step)
-    state["seq"] += 1
+        state.history.append(step)
+    state.step = next_field(form, state, step)
+    state.seq += 1
     # Drop answers to questions that are no longer asked (e.g. the detail of a follow-up
     # that is now "none"), so the summary and the record never disagree.
     for f in form.fields:
-        if not f.shown(state["answers"]):
-            state["answers"].pop(f.name, None)
+        if not f.shown(state.answers):
+            state.answers.pop(f.name, None)
 
 
-def go_back(form: Form, state: dict[str, Any]) -> None:
-    if state["step"] == SUMMARY and state["history"]:
-        state["step"] = state["history"].pop()
-    elif state["history"]:
-        state["step"] = state["history"].pop()
-    state["seq"] += 1
+def go_back(form: Form, state: FormState) -> None:
+    if state.step == SUMMARY and state.history:
+        state.step = state.history.pop()
+    elif state.history:
+        state.step = state.history.pop()
+    state.seq += 1
 
 
-def skip(form: Form, state: dict[str, Any]) -> str | None:
-    current = form.field(state["step"])
+def skip(form: Form, state: FormState) -> str | None:
+    current = form.field(state.step)
     if not current.optional:
         return "This one is needed, so it can't be skipped."
-    state["answers"][current.name] = None
+    state.answers[current.name] = None
     advance(form, state)
     return None
 
 
-def edit(form: Form, state: dict[str, Any], name: str) -> None:
-    state["editing"] = True
-    state["step"] = name
-    state["seq"] += 1
+def edit(form: Form, state: FormState, name: str) -> None:
+    state.editing = True
+    state.step = name
+    state.seq += 1
 
 
-async def options_for(form: Form, state: dict[str, Any], ctx: FormContext) -> list[Choice]:
+async def options_for(form: Form, state: FormState, ctx: FormContext) -> list[Choice]:
     """The choices of the current field, computed once and kept in the draft so a tap on a
     button after a restart still means what it meant when the button was shown."""
-    current = form.field(state["step"])
+    current = form.field(state.step)
     if current.kind == "yesno":
         return [Choice(True, "Yes"), Choice(False, "No")]
     if current.choices is None:
         return []
-    kept = state["options"].get(current.name)
+    kept = state.options.get(current.name)
     if kept is None:
-        found = await current.choices(ctx, state["answers"])
+        found = await current.choices(ctx, state.answers)
         kept = [[c.value, c.label] for c in found]
-        state["options"][current.name] = kept
+        state.options[current.name] = kept
     return [Choice(v, label) for v, label in kept]
 
 
-def answer_needs_lookup(state: dict[str, Any]) -> bool:
+def answer_needs_lookup(state: FormState) -> bool:
     """Whether taking an answer to the current question may read the database: only a
     choice whose options are not yet kept in the draft (see `options_for`). Otherwise
     `take_answer` is pure, so it can run inside a transaction the caller has open."""
-    step = state["step"]
+    step = state.step
     if step in (None, SUMMARY, EDIT_MENU):
         return False
     current = _form_of(state).field(step)
-    return current.choices is not None and current.name not in state["options"]
+    return current.choices is not None and current.name not in state.options
 
 
-async def take_answer(form: Form, state: dict[str, Any], answer: Answer,
+async def take_answer(form: Form, state: FormState, answer: Answer,
                       ctx: FormContext) -> str | None:
     """Validate and store an answer to the current field. Returns a refusal sentence (the
     question is then asked again) or None when the form moved on."""
-    current = form.field(state["step"])
+    current = form.field(state.step)
     if current.optional and answer.text is not None and \
             answer.text.strip().strip(".!").casefold() in SKIP_WORDS:
         return skip(form, state)   # typing "skip" works wherever the Skip button would
@@ -254,36 +255,36 @@ async def take_answer(form: Form, state: dict[str, Any], answer: Answer,
         return refusal.sentence
     if value is _PENDING:
         return None
-    state["answers"][current.name] = value
+    state.answers[current.name] = value
     if current.kind == "choice":
         # Keep the label shown for the value (an engagement id reads as its title).
-        options = state["options"].get(current.name) or []
+        options = state.options.get(current.name) or []
         label = next((lbl for v, lbl in options if v == value), str(value))
-        state.setdefault("labels", {})[current.name] = [[value, label]]
-    state["options"].pop(current.name, None)
+        state.labels[current.name] = [[value, label]]
+    state.options.pop(current.name, None)
     advance(form, state)
-    if answer.text is not None and current.kind in READ_BACK and state["step"] != SUMMARY:
+    if answer.text is not None and current.kind in READ_BACK and state.step != SUMMARY:
         # What was understood from typed words, said before the next question: a slip
         # ("tomorrow" meant Monday) is seen now, not only in the summary at the end.
-        state["read_back"] = [state["seq"], display(current, value, ctx.scheme)]
+        state.read_back = [state.seq, display(current, value, ctx.scheme)]
     return None
 
 
 READ_BACK = frozenset({"when", "date", "money"})
 
 
-def read_back(state: dict[str, Any]) -> str | None:
+def read_back(state: FormState) -> str | None:
     """The value just typed, as understood, while the question after it is being asked (any
     later step — Back, Skip, another answer — moves `seq` on and drops it)."""
-    kept = state.get("read_back")
-    return kept[1] if kept and kept[0] == state["seq"] else None
+    kept = state.read_back
+    return kept[1] if kept and kept[0] == state.seq else None
 
 
 _PENDING = object()
 SKIP_WORDS = frozenset({"skip", "skip it", "skip ▶"})
 
 
-async def _parse(current: Field, state: dict[str, Any], answer: Answer,
+async def _parse(current: Field, state: FormState, answer: Answer,
                  ctx: FormContext) -> Any:
     kind = current.kind
     scheme = ctx.scheme
@@ -311,7 +312,7 @@ async def _parse(current: Field, state: dict[str, Any], answer: Answer,
         raise InvalidInput("Please tap one of the buttons.")
     if kind == "photos":
         if answer.photos:
-            pending = state.setdefault("pending_photos", [])
+            pending = state.pending_photos
             pending.extend(answer.photos)
             return _PENDING
         what = f"I can't use a {answer.other} here. " if answer.other else ""
@@ -350,41 +351,41 @@ async def _parse(current: Field, state: dict[str, Any], answer: Answer,
     raise InvalidInput("Please type your answer.")
 
 
-def _toggle(state: dict[str, Any], current: Field, picked: Any) -> Any:
-    chosen = state.setdefault("ticked", {}).setdefault(current.name, [])
+def _toggle(state: FormState, current: Field, picked: Any) -> Any:
+    chosen = state.ticked.setdefault(current.name, [])
     if picked in chosen:
         chosen.remove(picked)
     else:
         chosen.append(picked)
-    state["seq"] += 1
+    state.seq += 1
     return _PENDING
 
 
-def finish_multi(form: Form, state: dict[str, Any]) -> str | None:
+def finish_multi(form: Form, state: FormState) -> str | None:
     """The Done button of a multi-choice question."""
-    current = form.field(state["step"])
-    chosen = state.get("ticked", {}).pop(current.name, [])
+    current = form.field(state.step)
+    chosen = state.ticked.pop(current.name, [])
     if not chosen and not current.optional:
-        state.setdefault("ticked", {})[current.name] = chosen
+        state.ticked[current.name] = chosen
         return "Please tick at least one, then tap Done."
-    state["answers"][current.name] = chosen
-    state["options"].pop(current.name, None)
+    state.answers[current.name] = chosen
+    state.options.pop(current.name, None)
     advance(form, state)
     return None
 
 
-def finish_photos(form: Form, state: dict[str, Any]) -> str | None:
-    current = form.field(state["step"])
-    photos = state.pop("pending_photos", [])
+def finish_photos(form: Form, state: FormState) -> str | None:
+    current = form.field(state.step)
+    photos, state.pending_photos = state.pending_photos, []
     if not photos:
         return "Please send at least one photo or video first."
-    state["answers"][current.name] = photos
+    state.answers[current.name] = photos
     advance(form, state)
     return None
 
 
-def summary_lines(form: Form, state: dict[str, Any], scheme: Scheme) -> list[tuple[str, str]]:
-    answers = state["answers"]
+def summary_lines(form: Form, state: FormState, scheme: Scheme) -> list[tuple[str, str]]:
+    answers = state.answers
     lines = []
     for f in form.fields:
         if not f.shown(answers) or f.name not in answers:
@@ -393,7 +394,7 @@ def summary_lines(form: Form, state: dict[str, Any], scheme: Scheme) -> list[tup
     return lines
 
 
-def display(f: Field, value: Any, scheme: Scheme, state: dict[str, Any] | None = None) -> str:
+def display(f: Field, value: Any, scheme: Scheme, state: FormState | None = None) -> str:
     if value is None:
         return "—"
     if f.kind == "money":
@@ -415,7 +416,7 @@ def display(f: Field, value: Any, scheme: Scheme, state: dict[str, Any] | None =
     if f.kind == "location":
         return "shared"
     if f.kind == "choice" and state is not None:
-        for v, label in state.get("labels", {}).get(f.name, []):
+        for v, label in state.labels.get(f.name, []):
             if v == value:
                 return label
     return str(value)
@@ -437,5 +438,5 @@ def all_forms() -> list[Form]:
     return list(_FORMS.values())
 
 
-def _form_of(state: dict[str, Any]) -> Form:
-    return _FORMS[state["form"]]
+def _form_of(state: FormState) -> Form:
+    return _FORMS[state.form]

@@ -252,10 +252,10 @@ async def _parse(form: Form, f: Field, ctx: FormContext, answers: dict[str, Any]
                  text: str) -> tuple[str | None, Any]:
     """One typed answer through the engine, exactly as Telegram takes it."""
     state = engine.new_state(form)
-    state["answers"] = dict(answers)
-    state["step"] = f.name
+    state.answers = dict(answers)
+    state.step = f.name
     refusal = await engine.take_answer(form, state, Answer(text=text), ctx)
-    return refusal, state["answers"].get(f.name)
+    return refusal, state.answers.get(f.name)
 
 
 # An operation names the field it refuses in words; the modal's block ids are field names.

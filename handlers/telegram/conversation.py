@@ -16,6 +16,7 @@ from telegram.error import BadRequest
 
 from handlers.forms import engine
 from handlers.forms.engine import EDIT_MENU, SUMMARY, Answer, Form, FormContext
+from handlers.forms.state import FormState
 from handlers.telegram import raw, render
 from handlers.telegram.context import Ctx
 from handlers.telegram.media import albums_of, subject
@@ -51,12 +52,12 @@ def form_context(context: Ctx, person: Person, update: Update) -> FormContext:
 # of the person: nothing of theirs is written back, so a stale copy can't undo anything).
 
 
-async def save(ctx: FormContext, state: dict[str, Any], *, activate: bool = False) -> None:
+async def save(ctx: FormContext, state: FormState, *, activate: bool = False) -> None:
     """Saved before the next question is sent: a crash after this loses nothing. `activate`:
     this becomes the form the person is in (whichever they were in is kept, put aside)."""
     async with ctx.transaction() as s:
-        await drafts.save_draft(s, ctx.scheme, ctx.person, TRANSPORT, state["form"], state,
-                                activate=activate, now=ctx.now)
+        await drafts.save_draft(s, ctx.scheme, ctx.person, TRANSPORT, state.form,
+                                state.to_json(), activate=activate, now=ctx.now)
 
 
 def count_form(context: Ctx, form: str, outcome: str) -> None:
@@ -72,25 +73,25 @@ async def discard(ctx: FormContext) -> None:
         await drafts.discard_draft(s, ctx.person, TRANSPORT)
 
 
-async def load(ctx: FormContext) -> dict[str, Any] | None:
+async def load(ctx: FormContext) -> FormState | None:
     """The form the person is in (a form already sent shows as such: `engine.submitted`)."""
     async with ctx.db.transaction() as s:
         return await load_in(s, ctx.person, ctx.now)
 
 
 async def load_in(session: AsyncSession, person: Person, now: dt.datetime
-                  ) -> dict[str, Any] | None:
+                  ) -> FormState | None:
     """The form in progress, read in a transaction the caller already has open."""
     draft = await drafts.load_draft(session, person, TRANSPORT, now=now)
-    return dict(draft.state) if draft else None
+    return FormState.from_json(draft.state) if draft else None
 
 
-async def kept(ctx: FormContext) -> list[dict[str, Any]]:
+async def kept(ctx: FormContext) -> list[FormState]:
     """Forms put aside with answers in them, to carry on later."""
     async with ctx.db.transaction() as s:
         found = await drafts.kept_drafts(s, ctx.person, TRANSPORT, now=ctx.now)
-    return [dict(d.state) for d in found if not d.active and engine.answered(d.state)
-            and not engine.submitted(d.state)]
+    states = [FormState.from_json(d.state) for d in found if not d.active]
+    return [s for s in states if engine.answered(s) and not engine.submitted(s)]
 
 
 # What a form is called in "your …" (its title is an instruction: "File feedback").
@@ -103,7 +104,7 @@ def noun(form: Form) -> str:
     return NOUNS.get(form.name, form.title.lower())
 
 
-def answers_kept(state: dict[str, Any]) -> str:
+def answers_kept(state: FormState) -> str:
     count = engine.answered(state)
     return f"{count} answer{'s' if count != 1 else ''} kept"
 
@@ -114,13 +115,13 @@ def carry_on_markup(form: Form) -> InlineKeyboardMarkup:
         [InlineKeyboardButton("↺ Start again", callback_data=f"m|fresh|{form.name}")]])
 
 
-async def ask(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext,
+async def ask(chat: Any, form: Form, state: FormState, ctx: FormContext,
               refusal: str | None = None) -> None:
     """Send the current question (or the summary) as a new message. A photo question's
     message id is kept: the count of what arrives is edited into it (`show_count`)."""
-    if state["step"] == SUMMARY:
+    if state.step == SUMMARY:
         text, markup = render.summary(form, state, ctx.scheme, refusal)
-    elif state["step"] == EDIT_MENU:
+    elif state.step == EDIT_MENU:
         text, markup = render.edit_menu(form, state)
     else:
         options = await engine.options_for(form, state, ctx)
@@ -128,21 +129,21 @@ async def ask(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext,
     sent = await raw.send_message(chat.get_bot(), chat.id, text, markup)
     albums = ctx.services.get("albums")
     if sent is not None and albums is not None and _at_photos(form, state):
-        albums.counter_sent(chat.id, form.name, state["seq"], sent)
+        albums.counter_sent(chat.id, form.name, state.seq, sent)
 
 
-def _at_photos(form: Form, state: dict[str, Any]) -> bool:
-    return state["step"] not in (SUMMARY, EDIT_MENU, None) and \
-        form.field(state["step"]).kind == "photos"
+def _at_photos(form: Form, state: FormState) -> bool:
+    return state.step not in (SUMMARY, EDIT_MENU, None) and \
+        form.field(state.step).kind == "photos"
 
 
-async def show_count(chat: Any, form: Form, state: dict[str, Any], ctx: FormContext, *,
+async def show_count(chat: Any, form: Form, state: FormState, ctx: FormContext, *,
                      checking: int = 0) -> None:
     """The photo question rewritten in place with how many have arrived ("Received 3 so
     far", or that a big one is still being checked), keeping its one set of buttons; sent
     anew when its message is not known (after a restart) or can no longer be edited."""
     albums = ctx.services.get("albums")
-    message_id = albums.counter(chat.id, form.name, state["seq"]) if albums else None
+    message_id = albums.counter(chat.id, form.name, state.seq) if albums else None
     if message_id is None:
         if not checking:
             await ask(chat, form, state, ctx)
@@ -162,7 +163,7 @@ async def start_form(update: Update, context: Ctx, person: Person, form: Form) -
     ctx = form_context(context, person, update)
     async with ctx.db.transaction() as s:
         earlier = await drafts.kept_draft(s, person, TRANSPORT, form.name, now=ctx.now)
-        earlier_state = dict(earlier.state) if earlier is not None else None
+        earlier_state = FormState.from_json(earlier.state) if earlier is not None else None
     if earlier_state and engine.answered(earlier_state) and \
             not engine.submitted(earlier_state):
         await update.effective_chat.send_message(
@@ -173,8 +174,8 @@ async def start_form(update: Update, context: Ctx, person: Person, form: Form) -
 
 
 async def begin(update: Update, context: Ctx, ctx: FormContext, form: Form, *,
-                replacing: dict[str, Any] | None = None,
-                state: dict[str, Any] | None = None) -> None:
+                replacing: FormState | None = None,
+                state: FormState | None = None) -> None:
     """Make `form` the one the person is in: from `state` (carrying on) or from its first
     question (`replacing` the draft of it there was, if any). The form they were in is put
     aside when it has answers — it is kept, and they are told how to come back to it — and
@@ -185,20 +186,21 @@ async def begin(update: Update, context: Ctx, ctx: FormContext, form: Form, *,
         engine.advance(form, state)
     async with ctx.transaction() as s:
         before = await drafts.load_draft(s, ctx.person, TRANSPORT, now=ctx.now)
-        left = dict(before.state) if before is not None and before.form != form.name else None
+        left = (FormState.from_json(before.state)
+                if before is not None and before.form != form.name else None)
         if left is not None and (not engine.answered(left) or engine.submitted(left)):
-            await drafts.discard_draft(s, ctx.person, TRANSPORT, left["form"])
-        await drafts.save_draft(s, ctx.scheme, ctx.person, TRANSPORT, form.name, state,
-                                activate=True, now=ctx.now)
+            await drafts.discard_draft(s, ctx.person, TRANSPORT, left.form)
+        await drafts.save_draft(s, ctx.scheme, ctx.person, TRANSPORT, form.name,
+                                state.to_json(), activate=True, now=ctx.now)
     if fresh:
         count_form(context, form.name, "started")
         if replacing is not None:
             count_form(context, form.name, "abandoned")
     note = ""
     if left is not None and not engine.answered(left) and not engine.submitted(left):
-        count_form(context, left["form"], "abandoned")
+        count_form(context, left.form, "abandoned")
     elif left is not None and not engine.submitted(left):
-        aside = engine.form_named(left["form"])
+        aside = engine.form_named(left.form)
         back = f" — /{aside.command} carries on with it" if aside.command else ""
         note = (f"(I've put aside your unfinished {noun(aside)}, {answers_kept(left)}"
                 f"{back}.)\n")
@@ -218,7 +220,7 @@ async def carry_on(update: Update, context: Ctx, person: Person, name: str, *,
     form = engine.form_named(name)
     async with ctx.db.transaction() as s:
         earlier = await drafts.kept_draft(s, person, TRANSPORT, name, now=ctx.now)
-        state = dict(earlier.state) if earlier is not None else None
+        state = FormState.from_json(earlier.state) if earlier is not None else None
     if state is not None and engine.submitted(state):
         state = None
     if state is None and not again:
@@ -232,7 +234,7 @@ async def carry_on(update: Update, context: Ctx, person: Person, name: str, *,
         await begin(update, context, ctx, form, state=state)
 
 
-async def already_sent(update: Update, context: Ctx, person: Person, state: dict[str, Any],
+async def already_sent(update: Update, context: Ctx, person: Person, state: FormState,
                        *, redelivered: bool = False) -> None:
     """A form already sent to the office, whose person may not have been told (the process
     stopped between the record and the thank-you, or the thank-you failed): they are told
@@ -240,16 +242,16 @@ async def already_sent(update: Update, context: Ctx, person: Person, state: dict
     answered only if its queued notice has not gone out meanwhile; a press is always answered."""
     ctx = form_context(context, person, update)
     async with ctx.transaction() as s:
-        untold = await drafts.do_close_submitted(s, person, TRANSPORT, state)
+        untold = await drafts.do_close_submitted(s, person, TRANSPORT, state.to_json())
     if redelivered and not untold:
         return
-    form = engine.form_named(state["form"])
+    form = engine.form_named(state.form)
     if update.callback_query is not None:
         await acknowledge(update.callback_query, "Already sent")
     await update.effective_chat.send_message(sent_summary(form, state, ctx))
 
 
-def sent_summary(form: Form, state: dict[str, Any], ctx: FormContext) -> str:
+def sent_summary(form: Form, state: FormState, ctx: FormContext) -> str:
     lines = "\n".join(f"• {label}: {value}"
                       for label, value in engine.summary_lines(form, state, ctx.scheme))
     return f"✅ Already sent to the office — your {noun(form)}:\n{lines}"[:4096]
@@ -260,7 +262,7 @@ class Step:
     """A typed answer taken into the state: the question to send once the draft is saved."""
 
     form: Form
-    state: dict[str, Any]
+    state: FormState
     ctx: FormContext
     refusal: str | None = None
     ask: bool = True
@@ -269,7 +271,7 @@ class Step:
     arrived: list[dict[str, Any]] | None = None  # the photos taken: checked once saved
 
 
-async def continue_form(update: Update, context: Ctx, person: Person, state: dict[str, Any],
+async def continue_form(update: Update, context: Ctx, person: Person, state: FormState,
                         answer: Answer) -> None:
     """A typed or sent answer to the current question."""
     ctx = form_context(context, person, update)
@@ -278,19 +280,19 @@ async def continue_form(update: Update, context: Ctx, person: Person, state: dic
     await tell(update.effective_chat, step)
 
 
-async def take(ctx: FormContext, state: dict[str, Any], answer: Answer) -> Step:
+async def take(ctx: FormContext, state: FormState, answer: Answer) -> Step:
     """Validate the answer and store it in `state` (nothing saved, nothing sent yet). Reads
     the database only when `engine.answer_needs_lookup` says so."""
-    form = engine.form_named(state["form"])
-    if state["step"] == SUMMARY or state["step"] == EDIT_MENU:
+    form = engine.form_named(state.form)
+    if state.step == SUMMARY or state.step == EDIT_MENU:
         return Step(form, state, ctx, "Please use the buttons: Submit, Edit or Cancel.")
-    current = form.field(state["step"])
-    if current.kind == "when" and state.get("picked_day") and answer.text:
+    current = form.field(state.step)
+    if current.kind == "when" and state.picked_day and answer.text:
         answer = Answer(text=_on_picked_day(state, answer.text))
     refusal = await engine.take_answer(form, state, answer, ctx)
     if refusal is None and current.kind == "when":
-        state.pop("picked_day", None)
-    if refusal is None and current.kind == "photos" and state["step"] == current.name:
+        state.picked_day = None
+    if refusal is None and current.kind == "photos" and state.step == current.name:
         return Step(form, state, ctx, None, photo=True,
                     album=(answer.photos or [{}])[0].get("album"), arrived=answer.photos)
     return Step(form, state, ctx, refusal)
@@ -299,8 +301,8 @@ async def take(ctx: FormContext, state: dict[str, Any], answer: Answer) -> Step:
 def draft_save(step: Step) -> drafts.DraftSave:
     """A taken answer's draft, to be saved with its update recorded as processed, in the
     transaction that read the draft (`updates.arrive`)."""
-    return drafts.draft_save(step.ctx.scheme, step.ctx.person, TRANSPORT, step.state["form"],
-                             step.state, now=step.ctx.now)
+    return drafts.draft_save(step.ctx.scheme, step.ctx.person, TRANSPORT, step.state.form,
+                             step.state.to_json(), now=step.ctx.now)
 
 
 class TypedAnswer:
@@ -325,7 +327,8 @@ class TypedAnswer:
 
     async def take(self, arrived: updates.Arrival) -> drafts.DraftSave | None:
         self.step = None  # (run again, on a fresh read, if the shared transaction failed)
-        state = arrived.draft_state  # only an active person's
+        stored = arrived.draft_state  # only an active person's
+        state = FormState.from_json(stored) if stored is not None else None
         if state is None or engine.answer_needs_lookup(state) or engine.submitted(state):
             return None
         ctx = form_context(self.context, arrived.person, self.update)
@@ -388,7 +391,7 @@ async def ask_again(update: Update, context: Ctx, person: Person) -> None:
     if engine.submitted(state):
         await already_sent(update, context, person, state, redelivered=True)
     elif state is not None:
-        await ask(update.effective_chat, engine.form_named(state["form"]), state, ctx)
+        await ask(update.effective_chat, engine.form_named(state.form), state, ctx)
 
 
 async def tell(chat: Any, step: Step) -> None:
@@ -416,7 +419,7 @@ async def _refused_on_arrival(chat: Any, step: Step) -> bool:
     check = getattr(intake, "check", None)
     if check is None or not step.arrived:
         return False
-    ids = [p.get("file_id") for p in step.state.get("pending_photos", [])]
+    ids = [p.get("file_id") for p in step.state.pending_photos]
     for item in step.arrived:
         if intake.is_big(item):
             await show_count(chat, step.form, step.state, step.ctx,
@@ -434,46 +437,46 @@ async def _refused_on_arrival(chat: Any, step: Step) -> bool:
     return False
 
 
-async def _drop_pending(ctx: FormContext, taken: dict[str, Any],
-                        file_id: str) -> dict[str, Any] | None:
+async def _drop_pending(ctx: FormContext, taken: FormState,
+                        file_id: str) -> FormState | None:
     """The draft without a refused photo (None: the form moved on meanwhile)."""
     async with ctx.db.transaction() as s:
         draft = await drafts.load_draft(s, ctx.person, TRANSPORT, now=ctx.now)
-        state = dict(draft.state) if draft is not None else None
-        if state is None or (state["form"], state["seq"]) != (taken["form"], taken["seq"]):
+        state = FormState.from_json(draft.state) if draft is not None else None
+        if state is None or (state.form, state.seq) != (taken.form, taken.seq):
             return None
-        state["pending_photos"] = [p for p in state.get("pending_photos", [])
+        state.pending_photos = [p for p in state.pending_photos
                                    if p.get("file_id") != file_id]
-        await drafts.save_draft(s, ctx.scheme, ctx.person, TRANSPORT, state["form"], state,
-                                now=ctx.now)
+        await drafts.save_draft(s, ctx.scheme, ctx.person, TRANSPORT, state.form,
+                                state.to_json(), now=ctx.now)
     return state
 
 
 async def _acknowledge_album(chat: Any, step: Step) -> None:
     """The count shown from the draft as it is now, if the form is still at the question."""
     state = await load(step.ctx)
-    if state is not None and (state["form"], state["step"], state["seq"]) == (
-            step.state["form"], step.state["step"], step.state["seq"]):
+    if state is not None and (state.form, state.step, state.seq) == (
+            step.state.form, step.state.step, step.state.seq):
         await show_count(chat, step.form, state, step.ctx)
 
 
-def _on_picked_day(state: dict[str, Any], typed: str) -> str:
-    day = dt.date.fromisoformat(state["picked_day"])
+def _on_picked_day(state: FormState, typed: str) -> str:
+    day = dt.date.fromisoformat(state.picked_day)
     return f"{day:%d/%m/%Y} {typed.strip()}"
 
 
-async def on_button(update: Update, context: Ctx, person: Person, state: dict[str, Any] | None,
+async def on_button(update: Update, context: Ctx, person: Person, state: FormState | None,
                     seq: int, op: str, arg: str) -> None:
     """A tap on one of the form's inline buttons."""
     query = update.callback_query
-    if state is None or seq != state["seq"]:
+    if state is None or seq != state.seq:
         await acknowledge(query, STALE_BUTTON)
         return
     if engine.submitted(state):
         # Sent already, but its person was never told (see `_submit`): told now.
         await already_sent(update, context, person, state)
         return
-    form = engine.form_named(state["form"])
+    form = engine.form_named(state.form)
     ctx = form_context(context, person, update)
     chat = update.effective_chat
     refusal: str | None = None
@@ -488,7 +491,7 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
         await _submit(update, context, person, form, state, ctx)
         return
     if op == "pick":
-        current = form.field(state["step"])
+        current = form.field(state.step)
         options = await engine.options_for(form, state, ctx)
         index = int(arg) if arg.isdigit() else -1
         if current.kind == "multi":
@@ -507,35 +510,35 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
         else:
             refusal = await engine.take_answer(form, state, Answer(choice=index), ctx)
     elif op == "done":
-        current = form.field(state["step"])
+        current = form.field(state.step)
         refusal = (engine.finish_photos(form, state) if current.kind == "photos"
                    else engine.finish_multi(form, state))
         if refusal is None and current.kind == "multi":
-            shown = engine.display(current, state["answers"].get(current.name), ctx.scheme)
+            shown = engine.display(current, state.answers.get(current.name), ctx.scheme)
     elif op == "back":
         engine.go_back(form, state)
-        state.pop("picked_day", None)
+        state.picked_day = None
     elif op == "skip":
         refusal = engine.skip(form, state)
         shown = "Skipped" if refusal is None else None
     elif op == "day":
-        state["picked_day"] = arg
-        state["seq"] += 1
+        state.picked_day = arg
+        state.seq += 1
     elif op == "time":
         refusal = await engine.take_answer(form, state, Answer(
             text=_on_picked_day(state, arg)), ctx)
         if refusal is None:
-            state.pop("picked_day", None)
-            shown = engine.display(form.field(state["history"][-1]),
-                                   state["answers"][state["history"][-1]], ctx.scheme)
+            state.picked_day = None
+            shown = engine.display(form.field(state.history[-1]),
+                                   state.answers[state.history[-1]], ctx.scheme)
     elif op == "edit":
-        state["step"] = EDIT_MENU
-        state["seq"] += 1
+        state.step = EDIT_MENU
+        state.seq += 1
     elif op == "field":
         engine.edit(form, state, arg)
     elif op == "summary":
-        state["step"] = SUMMARY
-        state["seq"] += 1
+        state.step = SUMMARY
+        state.seq += 1
     await save(ctx, state)
     await acknowledge(query)
     if shown is not None:
@@ -546,7 +549,7 @@ async def on_button(update: Update, context: Ctx, person: Person, state: dict[st
 
 
 async def _submit(update: Update, context: Ctx, person: Person, form: Form,
-                  state: dict[str, Any], ctx: FormContext) -> None:
+                  state: FormState, ctx: FormContext) -> None:
     """The record and, in its transaction, the draft marked as sent with a notice to the
     person queued: if the process stops before the thank-you below (or it cannot be sent),
     the Submit Telegram delivers again, or pressed again, answers "Already sent", and failing
@@ -554,20 +557,22 @@ async def _submit(update: Update, context: Ctx, person: Person, form: Form,
     query = update.callback_query
 
     async def mark_sent(session: AsyncSession) -> None:
+        stored = state.to_json()
         await drafts.do_mark_submitted(
-            session, ctx.scheme, ctx.person, TRANSPORT, state,
+            session, ctx.scheme, ctx.person, TRANSPORT, stored,
             notice=sent_summary(form, state, ctx).replace("Already sent", "Sent", 1),
             now=ctx.now)
+        state.submitted = stored["submitted"]
 
     ctx.finishing = mark_sent
     try:
-        confirmation = await form.submit(ctx, state["answers"])
+        confirmation = await form.submit(ctx, state.answers)
     except Refused as refusal:
         # The rule said no: the draft stays, the summary comes back with the reason, and the
         # field at fault is one tap away through Edit.
         ctx.finishing = None
         await acknowledge(query)
-        state["seq"] += 1
+        state.seq += 1
         await save(ctx, state)
         await _edit_markup(query.message, None)
         await ask(update.effective_chat, form, state, ctx, refusal.sentence)
@@ -579,7 +584,7 @@ async def _submit(update: Update, context: Ctx, person: Person, form: Form,
     await close_question(query.message, query.message.text + "\n\n✅ Submitted")
     await update.effective_chat.send_message(confirmation + "\n\nSend /menu for anything else.")
     async with ctx.transaction() as s:   # told: nothing left to tell them
-        await drafts.do_close_submitted(s, ctx.person, TRANSPORT, state)
+        await drafts.do_close_submitted(s, ctx.person, TRANSPORT, state.to_json())
 
 
 async def close_question(message: Message | None, text: str) -> None:

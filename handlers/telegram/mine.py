@@ -91,9 +91,9 @@ async def open_correction(update: Update, context: Ctx, person: Person, what: st
             getattr(problem, "sentence", "That record can't be found."))
         return
     state = engine.new_state(form)
-    state["answers"] = answers
-    state["step"] = engine.SUMMARY if kind == "claim" else form.fields[0].name
+    state.answers = answers
+    state.step = engine.SUMMARY if kind == "claim" else form.fields[0].name
     if kind == "claim":
-        state["labels"] = {"kind": [[answers["kind"], answers["kind"].capitalize()]]}
+        state.labels = {"kind": [[answers["kind"], answers["kind"].capitalize()]]}
     await conversation.save(ctx, state, activate=True)
     await conversation.ask(update.effective_chat, form, state, ctx)

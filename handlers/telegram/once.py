@@ -14,8 +14,8 @@ LAST (after the router) records the key of an update whose answer changed nothin
 menu, a stale button), once it has been answered. A crash between that answer and its record
 means the answer may come twice after a restart, never that a change is made twice.
 
-An update whose handling failed never reaches LAST (`app._on_error` stops the groups): its key
-stays unrecorded, and Telegram's next delivery of it is handled afresh.
+An update whose handling failed never reaches LAST (app.py's error handler stops the groups):
+its key stays unrecorded, and Telegram's next delivery of it is handled afresh.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers.forms import engine
+from handlers.forms.state import FormState
 from handlers.forms.engine import Choice, Form
 from storage.scheme import Scheme
 
@@ -19,9 +20,9 @@ TIMES = ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00",
          "18:00", "19:00", "20:00"]
 
 
-def data(state: dict[str, Any], op: str, arg: object = "") -> str:
+def data(state: FormState, op: str, arg: object = "") -> str:
     """Callback data; the sequence number makes a button from an earlier question harmless."""
-    return f"f|{state['seq']}|{op}|{arg}"[:64]
+    return f"f|{state.seq}|{op}|{arg}"[:64]
 
 
 def parse_data(raw: str) -> tuple[int, str, str] | None:
@@ -31,11 +32,11 @@ def parse_data(raw: str) -> tuple[int, str, str] | None:
     return int(parts[1]), parts[2], parts[3]
 
 
-def _controls(form: Form, state: dict[str, Any]) -> list[InlineKeyboardButton]:
+def _controls(form: Form, state: FormState) -> list[InlineKeyboardButton]:
     row = []
-    if state["history"] or state.get("editing"):
+    if state.history or state.editing:
         row.append(InlineKeyboardButton("◀ Back", callback_data=data(state, "back")))
-    current = form.field(state["step"])
+    current = form.field(state.step)
     if current.optional:
         row.append(InlineKeyboardButton("Skip ▶", callback_data=data(state, "skip")))
     row.append(InlineKeyboardButton("✖ Cancel", callback_data=data(state, "cancel")))
@@ -46,13 +47,13 @@ def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKe
     return [buttons[i:i + width] for i in range(0, len(buttons), width)]
 
 
-def question(form: Form, state: dict[str, Any], options: list[Choice], scheme: Scheme,
+def question(form: Form, state: FormState, options: list[Choice], scheme: Scheme,
              now: dt.datetime, refusal: str | None = None, *, checking: int = 0
              ) -> tuple[str, InlineKeyboardMarkup]:
     """The question with its buttons. `checking`: how many of the photos received are big
     ones still being fetched and checked (said in the count until they are taken or
     refused)."""
-    current = form.field(state["step"])
+    current = form.field(state.step)
     lines = []
     if refusal:
         lines.append(f"⚠️ {refusal}")
@@ -74,13 +75,13 @@ def question(form: Form, state: dict[str, Any], options: list[Choice], scheme: S
         buttons += _rows([InlineKeyboardButton(o.label, callback_data=data(state, "pick", i))
                           for i, o in enumerate(options)], width)
     elif current.kind == "multi":
-        ticked = state.get("ticked", {}).get(current.name, [])
+        ticked = state.ticked.get(current.name, [])
         buttons += _rows([InlineKeyboardButton(("✅ " if o.value in ticked else "▫️ ") + o.label,
                                                callback_data=data(state, "pick", i))
                           for i, o in enumerate(options)], 2)
         buttons.append([InlineKeyboardButton("Done ✔", callback_data=data(state, "done"))])
     elif current.kind == "when":
-        picked = state.get("picked_day")
+        picked = state.picked_day
         if picked:
             day = dt.date.fromisoformat(picked)
             lines.append(f"What time on {day:%a %d %b}? Tap one or type it, e.g. 19:30.")
@@ -100,7 +101,7 @@ def question(form: Form, state: dict[str, Any], options: list[Choice], scheme: S
         buttons += _rows([InlineKeyboardButton(o.label, callback_data=data(state, "pick", i))
                           for i, o in enumerate(options)], 2)
     elif current.kind == "photos":
-        pending = len(state.get("pending_photos", []))
+        pending = len(state.pending_photos)
         if checking:
             lines.append(f"Received {pending - checking} — the big one is still being "
                          "checked…")
@@ -111,7 +112,7 @@ def question(form: Form, state: dict[str, Any], options: list[Choice], scheme: S
     return "\n".join(lines), InlineKeyboardMarkup(buttons)
 
 
-def summary(form: Form, state: dict[str, Any], scheme: Scheme,
+def summary(form: Form, state: FormState, scheme: Scheme,
             refusal: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
     lines = [f"⚠️ {refusal}", ""] if refusal else []
     lines.append(f"{form.title} — please check:")
@@ -125,8 +126,8 @@ def summary(form: Form, state: dict[str, Any], scheme: Scheme,
     return "\n".join(lines)[:4000], markup
 
 
-def edit_menu(form: Form, state: dict[str, Any]) -> tuple[str, InlineKeyboardMarkup]:
-    answers = state["answers"]
+def edit_menu(form: Form, state: FormState) -> tuple[str, InlineKeyboardMarkup]:
+    answers = state.answers
     fields = [f for f in form.fields if f.shown(answers) and f.name in answers]
     buttons = _rows([InlineKeyboardButton(f.label, callback_data=data(state, "field", f.name))
                      for f in fields], 2)

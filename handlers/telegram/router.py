@@ -15,6 +15,7 @@ from telegram.constants import ChatType
 
 from handlers import log_context
 from handlers.forms import engine, flows  # noqa: F401  (flows registers the forms)
+from handlers.forms.state import FormState
 from handlers.telegram import conversation, render
 from handlers.telegram.context import Ctx
 from handlers.telegram import meeting_reply, mine
@@ -71,7 +72,8 @@ async def on_update(update: Update, context: Ctx) -> None:
         return
     message = update.message
     text = message.text if message and message.text else None
-    person, state = handling.arrival.person, handling.arrival.draft_state
+    person, stored = handling.arrival.person, handling.arrival.draft_state
+    state = FormState.from_json(stored) if stored is not None else None
     log_context.about_person(person.id if person is not None else None)
     if handling.taken is not None:
         await conversation.tell(chat, handling.taken)
@@ -160,7 +162,7 @@ async def _on_command(update: Update, context: Ctx, person: Person, text: str) -
             return
         await conversation.discard(ctx)
         if had:
-            conversation.count_form(context, had["form"], "abandoned")
+            conversation.count_form(context, had.form, "abandoned")
         await chat.send_message("Cancelled — nothing was sent." if had else
                                 "There was nothing to cancel.", reply_markup=menu_markup())
     elif command == "mine":
@@ -175,14 +177,14 @@ async def _menu(update: Update, context: Ctx, person: Person) -> None:
     ctx = conversation.form_context(context, person, update)
     state = await conversation.load(ctx)
     if state is not None and not engine.submitted(state):
-        form = engine.form_named(state["form"])
+        form = engine.form_named(state.form)
         await update.effective_chat.send_message(
             f"You have an unfinished {form.title.lower()}. Carry on where you stopped?",
             reply_markup=InlineKeyboardMarkup([
                 [InlineKeyboardButton("▶ Carry on", callback_data="m|resume")],
                 [InlineKeyboardButton("✖ Discard it", callback_data="m|discard")]]))
         return
-    aside = "".join(f"\n(Kept for later: your {conversation.noun(engine.form_named(s['form']))}, "
+    aside = "".join(f"\n(Kept for later: your {conversation.noun(engine.form_named(s.form))}, "
                     f"{conversation.answers_kept(s)}.)" for s in await conversation.kept(ctx))
     await update.effective_chat.send_message("What would you like to do?" + aside,
                                              reply_markup=menu_markup())
@@ -218,7 +220,7 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
             if engine.submitted(state):
                 await conversation.already_sent(update, context, person, state)
                 return
-            await conversation.ask(update.effective_chat, engine.form_named(state["form"]),
+            await conversation.ask(update.effective_chat, engine.form_named(state.form),
                                    state, ctx)
         elif action == "discard":
             ctx = conversation.form_context(context, person, update)
@@ -243,7 +245,7 @@ async def _on_callback(update: Update, context: Ctx, person: Person) -> None:
     parsed = render.parse_data(raw)
     ctx = conversation.form_context(context, person, update)
     state = await conversation.load(ctx)
-    if parsed is None or state is None or parsed[0] != state["seq"]:
+    if parsed is None or state is None or parsed[0] != state.seq:
         await conversation.acknowledge(query, conversation.STALE_BUTTON)
         return
     await conversation.on_button(update, context, person, state, *parsed)
@@ -264,10 +266,10 @@ async def _correct(update: Update, context: Ctx, person: Person, engagement_id: 
             getattr(problem, "sentence", "That engagement can't be found."))
         return
     state = engine.new_state(form)
-    state["answers"] = answers
-    state["labels"] = {"duration": [[answers["duration"],
+    state.answers = answers
+    state.labels = {"duration": [[answers["duration"],
                                      flows.duration_label(answers["duration"])]]}
-    state["step"] = engine.SUMMARY
+    state.step = engine.SUMMARY
     await conversation.save(ctx, state, activate=True)
     await conversation.ask(update.effective_chat, form, state, ctx)
 

@@ -169,9 +169,10 @@ async def _answer_on_telegram(emu: TelegramEmulator, db: Database, scheme: Schem
     if not asked:
         form = engine.form_named(form_name)
         state = engine.new_state(form)
-        state["step"] = field_name
+        state.step = field_name
         async with db.transaction() as s:
-            await drafts.save_draft(s, scheme, someone, "telegram", form.name, state, now=NOW)
+            await drafts.save_draft(s, scheme, someone, "telegram", form.name, state.to_json(),
+                                    now=NOW)
     # The chat's own list, not user.bot_messages() (a copy of a transcript that grows by
     # thousands of messages in a bench run: the run slowed to a crawl).
     sent = user.chat.bot_sent

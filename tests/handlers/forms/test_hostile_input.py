@@ -50,12 +50,12 @@ async def test_every_field_answers_with_progress_or_a_sentence(db, scheme, form_
     for typed, tapped in examples:
         for answer in (Answer(text=typed), Answer(choice=tapped), Answer(other="sticker")):
             state = engine.new_state(form)
-            state["step"] = field_name
+            state.step = field_name
             refusal = await engine.take_answer(form, state, answer, ctx)
             if refusal is not None:
                 assert isinstance(refusal, str) and refusal.strip(), (typed, tapped)
                 assert "Traceback" not in refusal and len(refusal) < 600
-                assert state["step"] == field_name  # the same question is asked again
+                assert state.step == field_name  # the same question is asked again
 
 
 OPTIONAL = [(form.name, field.name) for form in engine.all_forms() for field in form.fields
@@ -71,12 +71,12 @@ async def test_typing_skip_skips_an_optional_question_and_not_a_needed_one(db, s
     for form_name, field_name in OPTIONAL:
         form = engine.form_named(form_name)
         state = engine.new_state(form)
-        state["step"] = field_name
+        state.step = field_name
         assert await engine.take_answer(form, state, Answer(text=typed), ctx) is None
-        assert state["answers"][field_name] is None and state["step"] != field_name
+        assert state.answers[field_name] is None and state.step != field_name
     prenotify = engine.form_named("prenotify")
     state = engine.new_state(prenotify)
-    state["step"] = "title"
+    state.step = "title"
     refusal = await engine.take_answer(prenotify, state, Answer(text=typed), ctx)
     # A needed free-text question takes "skip" as the answer itself, like any other words.
-    assert refusal is None and state["answers"]["title"] == typed.strip()
+    assert refusal is None and state.answers["title"] == typed.strip()

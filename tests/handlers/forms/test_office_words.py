@@ -32,7 +32,7 @@ def _every_prompt(scheme: Scheme) -> str:
         shown += [form.title, form.intro]
         for field in form.fields:
             state = engine.new_state(form)
-            state["step"] = field.name
+            state.step = field.name
             text, _ = render.question(form, state, [], scheme, NOW)
             shown += [text, slack_forms._prompt(field, scheme)]
     shown.append(json.dumps(modals.meeting_view(scheme)))

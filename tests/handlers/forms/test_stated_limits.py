@@ -27,7 +27,7 @@ def _asked(form_name: str, field_name: str, scheme: Scheme) -> list[str]:
     """The question as Telegram sends it and as the Slack modal's hint shows it."""
     form = engine.form_named(form_name)
     state = engine.new_state(form)
-    state["step"] = field_name
+    state.step = field_name
     text, _ = render.question(form, state, [], scheme, NOW)
     return [text, slack_forms._prompt(form.field(field_name), scheme)]
 
