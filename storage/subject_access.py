@@ -321,8 +321,13 @@ def _shown(column: str, value: Any, scheme: Scheme) -> str:
         return format_money(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, list):
+        return ", ".join(_shown(column, v, scheme) for v in value) or "—"
+    if isinstance(value, dict):
+        # a message's words, not its machinery (every key is in records.json)
+        if isinstance(value.get("text"), str):
+            return value["text"]
+        return "; ".join(f"{_words(k)}: {_shown(k, v, scheme)}" for k, v in value.items())
     return str(value)
 
 
