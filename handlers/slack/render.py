@@ -237,6 +237,9 @@ def catch_up_answer(payload: Payload, tz: str = DEFAULT_TZ) -> Rendered:
     value = str(payload.get("catch_up_id", ""))
     if payload.get("line"):
         blocks.append(context(f"📌 {esc(payload['line'])}"))
+        if payload.get("follow_up_id") is not None:
+            blocks.append(follow_up_buttons(payload["follow_up_id"],
+                                            payload.get("status") or "open"))
     elif payload.get("catch_up_id") is not None:
         blocks.append(actions(f"catch_up:{value}",
                               [button("Make a follow-up", CATCH_UP_FOLLOW_UP, value)]))

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
-from storage.models import AuditEvent, Engagement, Feedback, FollowUp, Outbox, Person
+from storage.models import (Area, AuditEvent, CatchUp, Engagement, Feedback, FollowUp, Outbox,
+                            Person)
 from storage.scheme import Scheme
 
 ALERT_EVENT = "follow_up_alert"
@@ -49,13 +50,21 @@ async def alert_payload(session: AsyncSession, follow_up: FollowUp) -> dict[str,
                 if follow_up.feedback_id is not None else None)
     if engagement is not None:
         data.update({"engagement_id": engagement.id, "title": engagement.title,
-                     "area": engagement.area.name if engagement.area else "",
+                     "area": await _area_name(session, engagement.area_id),
                      "place": engagement.place,
                      "starts_at": engagement.starts_at.isoformat()})
     if feedback is not None:
         reporter = await session.get(Person, feedback.ambassador_id)
         data.update({"feedback_id": feedback.id, "summary": feedback.summary,
                      "ambassador": reporter.name if reporter else ""})
+    catch_up = (await session.scalar(select(CatchUp).where(CatchUp.follow_up_id == follow_up.id))
+                if feedback is None else None)
+    if catch_up is not None:
+        # Made from a catch-up answer: its card is the answer's post, so it says whose.
+        raiser = await session.get(Person, catch_up.person_id)
+        data.update({"catch_up_id": catch_up.id, "title": f"Catch-up, week {catch_up.week}",
+                     "ambassador": raiser.name if raiser else "",
+                     "area": await _area_name(session, raiser.area_id if raiser else None)})
     owner = (await session.get(Person, follow_up.owner_id)
              if follow_up.owner_id is not None else None)
     data.update({"follow_up_id": follow_up.id, "status": follow_up.status,
@@ -63,6 +72,11 @@ async def alert_payload(session: AsyncSession, follow_up: FollowUp) -> dict[str,
                  "follow_up_detail": follow_up.detail, "due_at": follow_up.due_at.isoformat(),
                  "owner_id": follow_up.owner_id, "owner": owner.name if owner else None})
     return data
+
+
+async def _area_name(session: AsyncSession, area_id: int | None) -> str:
+    area = await session.get(Area, area_id) if area_id is not None else None
+    return area.name if area else ""
 
 
 def headline(data: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from storage.audit import audit, snapshot
 from storage.errors import Conflict, NotFound
 from storage.models import (Area, CatchUp, FollowUp, FollowUpNeeded, FollowUpStatus, Person, Role,
                             Urgency, utcnow)
+from storage.operations.alerts import alert_ref
 from storage.parsers import format_when
 from storage.permissions import Action, require
 from storage.scheme import Scheme
@@ -100,9 +101,12 @@ async def do_make_follow_up(session: AsyncSession, scheme: Scheme, *, catch_up_i
             f"{format_when(now, scheme.timezone)}; due {format_when(follow_up.due_at, scheme.timezone)}")
     data = (post_data(catch_up, person, await _area(session, person)) if person
             else {"catch_up_id": catch_up.id})
+    # The answer's post becomes the follow-up's card: its ref is the follow-up's alert ref,
+    # so Acknowledge, Assign and Done rewrite this post, as they do an urgent item's alert.
     outbox.to_channel(session, scheme, "engagements", MADE_EVENT,
                       f"Catch-up from {name}, week {catch_up.week} — {line}",
-                      data={**data, "line": line}, replaces_ref=post_ref(catch_up.id))
+                      data={**data, "line": line, "status": follow_up.status},
+                      replaces_ref=post_ref(catch_up.id), ref=alert_ref(follow_up.id))
     return follow_up
 
 

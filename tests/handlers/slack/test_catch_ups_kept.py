@@ -52,7 +52,7 @@ async def test_an_answer_is_kept_and_made_a_follow_up_in_one_press(office: Offic
 
     olive = office.uid(Role.OFFICER)
     await emu.click(olive, post, "catch_up_follow_up")
-    await emu.wait_for(lambda: not emu.buttons(office.last(engagements)))
+    await emu.wait_for(lambda: "made by Olive Officer" in str(office.last(engagements).blocks))
     [follow_up] = await office.rows(FollowUp)
     assert (follow_up.owner_id, follow_up.needed_by, follow_up.status) == (
         cast.officer.id, "office", "open")
@@ -62,12 +62,27 @@ async def test_an_answer_is_kept_and_made_a_follow_up_in_one_press(office: Offic
     rewritten = str(office.last(engagements).blocks)
     assert ASK in rewritten and f"Follow-up #{follow_up.id}, made by Olive Officer" in rewritten
     assert office.last(engagements).ts == post.ts
+    # The post is now the follow-up's card, with the follow-up's buttons.
+    assert [b.text for b in emu.buttons(office.last(engagements))] == ["Acknowledge", "Done"]
 
     # A second press (a post not yet refreshed) says it already is one; still one follow-up.
     dee = office.uid(Role.DEPUTY)
     await emu.click(dee, stale, "catch_up_follow_up")
     await office.ephemeral(dee, f"That catch-up is already follow-up #{follow_up.id}.")
     assert len(await office.rows(FollowUp)) == 1
+
+    # Done from the card: the same post says so, keeping the answer; nothing goes to the
+    # alerts channel (a catch-up's follow-up is not an alert).
+    await office.deliver()
+    await emu.click(olive, office.last(engagements), "follow_up_done")
+    await emu.wait_for(lambda: "done, by Olive Officer" in str(office.last(engagements).blocks))
+    await office.deliver()
+    card = office.last(engagements)
+    assert card.ts == post.ts and not emu.buttons(card)
+    assert ASK in str(card.blocks) and "Bob Hereford" in str(card.blocks)
+    [follow_up] = await office.rows(FollowUp)
+    assert (follow_up.status, follow_up.done_by_id) == ("done", cast.officer.id)
+    assert emu.messages(office.channel("alerts")) == []
 
 
 async def test_nothing_to_report_is_kept_but_raises_nothing(office: Office) -> None:
