@@ -123,7 +123,7 @@ def team_blocks(team: TeamOverview, tz: str) -> list[dict[str, Any]]:
             f"{last} · feedback overdue: {a.feedback_overdue} · {hours} of "
             f"{a.commitment_hours}h in {month} · open follow-ups: {a.open_follow_ups}, "
             f"actions: {a.open_actions} · catch-up {team.week}: "
-            f"{'answered' if a.caught_up else 'not answered'}")
+            f"{'answered' if a.caught_up else 'not answered' if a.asked else 'not asked yet'}")
     return sections(f"*Ambassadors* — {month}\n" + _lines(lines, "• no active ambassadors"))
 
 

@@ -31,6 +31,11 @@ NOTHING = re.compile(r"(no|nope|none|nothing|all (good|fine|quiet|ok)|quiet( wee
                      r"thank you))*[.! ]*", re.IGNORECASE)
 
 
+def asked_mark(week: str, person_id: int) -> str:
+    """The ScheduleMark saying this week's question went to this person."""
+    return f"catch_up:{week}:{person_id}"
+
+
 def post_ref(catch_up_id: int) -> str:
     return f"catch_up:{catch_up_id}:post"
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (Area, CatchUp, Engagement, EngagementStatus, Feedback, FollowUp,
-                            FollowUpStatus, HoursEntry, Person, Role, utcnow)
-from storage.operations.catch_ups import iso_week_of
+                            FollowUpStatus, HoursEntry, Person, Role, ScheduleMark, utcnow)
+from storage.operations.catch_ups import asked_mark, iso_week_of
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -36,6 +36,7 @@ class AmbassadorWork:
     open_follow_ups: int         # from their reports, not yet done
     open_actions: int            # follow-ups they own (meeting actions), not yet done
     caught_up: bool              # answered this week's catch-up question
+    asked: bool = True           # this week's question has gone to them (Wednesday's round)
 
 
 @dataclass
@@ -97,11 +98,15 @@ async def team_overview(session: AsyncSession, scheme: Scheme, *, actor: Person,
     answered = set((await session.scalars(
         select(CatchUp.person_id).where(CatchUp.week == week, CatchUp.person_id.in_(ids))
         .group_by(CatchUp.person_id))).all())
+    # Before the week's question goes out, "not answered" would be unfair: say not asked.
+    asked_keys = set((await session.scalars(select(ScheduleMark.key).where(
+        ScheduleMark.key.in_([asked_mark(week, pid) for pid in ids])))).all())
     return TeamOverview(month, week, [
         AmbassadorWork(
             person_id=pid, name=name, area=area or "", last_engagement=last.get(pid),
             feedback_overdue=int(overdue.get(pid, 0)), minutes_this_month=int(minutes.get(pid, 0)),
             commitment_hours=hours or scheme.limits.hours_per_month,
             open_follow_ups=int(reported.get(pid, 0)), open_actions=int(owned.get(pid, 0)),
-            caught_up=pid in answered)
+            caught_up=pid in answered,
+            asked=pid in answered or asked_mark(week, pid) in asked_keys)
         for pid, name, _roles, hours, area in team])

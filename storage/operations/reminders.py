@@ -215,7 +215,7 @@ async def do_ask_catch_up(session: AsyncSession, scheme: Scheme, *,
         await claim_mark(session, round_key, now=now)
     sent: list[Outbox] = []
     for person in await _round_people(session, scheme, now):
-        if not await claim_mark(session, f"catch_up:{week}:{person.id}", now=now):
+        if not await claim_mark(session, catch_ups.asked_mark(week, person.id), now=now):
             continue
         row = outbox.to_person(
             session, person, "catch_up_question",
@@ -244,7 +244,7 @@ async def open_catch_up(session: AsyncSession, scheme: Scheme, person: Person, *
     marks = dict((await session.execute(
         select(ScheduleMark.key, ScheduleMark.done_at).where(ScheduleMark.key.in_(keys)))).all())
     for week in weeks:
-        asked = marks.get(f"catch_up:{week}:{person.id}")
+        asked = marks.get(catch_ups.asked_mark(week, person.id))
         if asked is None or f"catch_up_answer:{week}:{person.id}" in marks:
             continue
         if _aware(asked) > now - CATCH_UP_OPEN_FOR:

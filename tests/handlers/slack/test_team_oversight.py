@@ -43,6 +43,16 @@ def lines_of(text: str) -> dict[str, str]:
     return {line.split("*")[1]: line for line in text.splitlines() if line.startswith("• *")}
 
 
+async def test_before_the_weeks_question_nobody_is_marked_as_not_answering(
+        office: Office) -> None:
+    dee = office.uid(Role.DEPUTY)
+    await office.emu.slash_command(dee, CMD, "team")
+    shown = await office.ephemeral(dee, "Ambassadors")
+    team = lines_of(str(shown.blocks[1]["text"]["text"]))
+    assert team["Ann Shropshire"].endswith(": not asked yet")
+    assert "last engagement none yet" in team["Ann Shropshire"]
+
+
 async def test_the_deputy_sees_each_ambassadors_work_and_others_are_refused(
         office: Office) -> None:
     await seed(office)
