@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import outbox
 from storage.audit import audit, snapshot
 from storage.errors import Conflict, NotFound
-from storage.models import (Area, CatchUp, FollowUp, FollowUpNeeded, FollowUpStatus, Person, Role,
-                            Urgency, utcnow)
+from storage.models import (Area, CatchUp, FollowUp, FollowUpNeeded, FollowUpStatus, Person,
+                            Role, Urgency, utcnow)
 from storage.operations.alerts import alert_ref
 from storage.parsers import format_when
 from storage.permissions import Action, require
@@ -102,8 +102,9 @@ async def do_make_follow_up(session: AsyncSession, scheme: Scheme, *, catch_up_i
     audit(session, actor, "make_follow_up_from_catch_up", target=follow_up,
           after={**snapshot(follow_up, "needed_by", "urgency", "due_at", "owner_id"),
                  "catch_up_id": catch_up.id})
-    line = (f"Follow-up #{follow_up.id}, made by {actor.name} at "
-            f"{format_when(now, scheme.timezone)}; due {format_when(follow_up.due_at, scheme.timezone)}")
+    tz = scheme.timezone
+    line = (f"Follow-up #{follow_up.id}, made by {actor.name} at {format_when(now, tz)}; "
+            f"due {format_when(follow_up.due_at, tz)}")
     data = (post_data(catch_up, person, await _area(session, person)) if person
             else {"catch_up_id": catch_up.id})
     # The answer's post becomes the follow-up's card: its ref is the follow-up's alert ref,
