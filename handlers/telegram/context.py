@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ class Handling:
     changes records through `transaction()`, which records the update with the change."""
 
     once: Once
+    started: float = field(default_factory=time.perf_counter)   # for /metrics' latency
     arrival: Arrival | None = None
     # A typed answer already taken and saved, with the update recorded, in the transaction
     # that read the arrival (conversation.Step): only its next question is left to send.

@@ -84,6 +84,22 @@ async def _nothing(ann: FakeUser) -> None:
     return None
 
 
+async def _at_summary_of_a_day_too_long(ann: FakeUser) -> None:
+    """20 hours logged today, and a form of 5 more at its summary: Submit will be refused."""
+    for minutes, done in (("20", True), ("5", False)):
+        await ann.send_command("/hours")
+        await said(ann, "Which day?")
+        await ann.press("Today")
+        await said(ann, "How long did you work?")
+        await ann.send_text(minutes)
+        await said(ann, "What did you do?")
+        await ann.press("Skip ▶")
+        await said(ann, "please check")
+        if done:
+            await ann.press("✅ Submit")
+            await said(ann, "Logged 20h")
+
+
 Act = Callable[[FakeUser], Awaitable[Any]]
 # (what is sent, after getting where, what the bot answers): effects and plain answers alike.
 KINDS: dict[str, tuple[Callable[[FakeUser], Awaitable[None]], Act, str]] = {
@@ -93,6 +109,8 @@ KINDS: dict[str, tuple[Callable[[FakeUser], Awaitable[None]], Act, str]] = {
     "text answer": (_at_hours_duration, lambda u: u.send_text("2"), "What did you do?"),
     "text with no form": (_nothing, lambda u: u.send_text("hello"), "Send /menu"),
     "button": (_at_hours_duration, lambda u: u.press("◀ Back"), "Which day?"),
+    "submit refused by a rule": (_at_summary_of_a_day_too_long,
+                                 lambda u: u.press("✅ Submit"), "more than 24 hours"),
     "photo": (_at_hours_duration, lambda u: u.send_photo(_jpeg()), "How long did you work?"),
     "location": (_at_hours_duration, lambda u: u.send_location(52.6, -2.5),
                  "How long did you work?"),
