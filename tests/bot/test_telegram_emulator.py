@@ -18,7 +18,6 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    InputMediaPhoto,
     ReplyKeyboardMarkup,
     Update,
 )
@@ -296,7 +295,7 @@ async def test_errors_match_the_real_api(emu: TelegramEmulator, bot: Bot) -> Non
         await bot.send_message(ANN, "still there?")
 
 
-async def test_messages_edits_and_deletes(emu: TelegramEmulator, bot: Bot) -> None:
+async def test_messages_and_edits(emu: TelegramEmulator, bot: Bot) -> None:
     emu.user(ANN)
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Go", callback_data="go")]])
     sent = await bot.send_message(ANN, "<b>Summary</b>", parse_mode="HTML",
@@ -313,45 +312,22 @@ async def test_messages_edits_and_deletes(emu: TelegramEmulator, bot: Bot) -> No
     with pytest.raises(BadRequest, match="not modified"):
         await bot.edit_message_reply_markup(ANN, sent.message_id)
 
-    assert await bot.delete_message(ANN, sent.message_id)
-    assert message.deleted
-    with pytest.raises(BadRequest, match="Message to delete not found"):
-        await bot.delete_message(ANN, sent.message_id)
-
     await bot.send_message(ANN, "pick", reply_markup=ReplyKeyboardMarkup([["A", "B"]]))
     assert emu.chat(ANN).reply_keyboard == [["A", "B"]]
 
 
-async def test_media_files_and_commands(emu: TelegramEmulator, bot: Bot) -> None:
+async def test_documents_files_and_commands(emu: TelegramEmulator, bot: Bot) -> None:
     emu.user(ANN)
-    data = jpeg(2000, 1000)
-    sent = await bot.send_photo(ANN, data, caption="poster")
-    assert sent.photo[-1].width == 1280 and sent.photo[-1].height == 640
-    file = await bot.get_file(sent.photo[-1].file_id)
-    assert bytes(await file.download_as_bytearray()) == data
-
     document = await bot.send_document(ANN, b"a,b\n1,2\n", filename="report.csv")
     assert document.document and document.document.file_name == "report.csv"
-    video = await bot.send_video(ANN, b"\x00" * 100, duration=3, width=640, height=360)
-    assert video.video and (video.video.width, video.video.height) == (640, 360)
-    assert emu.bot_messages(ANN)[-1].raw["video"]["duration"] == 3
-
-    album = await bot.send_media_group(ANN, [InputMediaPhoto(jpeg(40, 30), caption="one"),
-                                             InputMediaPhoto(jpeg(30, 40))])
-    assert len(album) == 2 and album[0].media_group_id == album[1].media_group_id
-    assert album[0].caption == "one"
-
-    assert await bot.send_chat_action(ANN, "typing")
-    assert emu.chat(ANN).last_action == "typing"
+    file = await bot.get_file(document.document.file_id)
+    assert bytes(await file.download_as_bytearray()) == b"a,b\n1,2\n"
+    with pytest.raises(BadRequest, match="Wrong file_id"):
+        await bot.get_file("nonsense")
 
     await bot.set_my_commands([BotCommand("start", "Link your account"),
                                BotCommand("menu", "What you can do")])
     assert emu.commands == [("start", "Link your account"), ("menu", "What you can do")]
-    assert [c.command for c in await bot.get_my_commands()] == ["start", "menu"]
-    assert await bot.delete_my_commands() and emu.commands == []
-    with pytest.raises(BadRequest, match="Wrong file_id"):
-        await bot.get_file("nonsense")
-    assert await bot.close() and await bot.log_out()
 
 
 async def test_user_sent_kinds_deserialise_in_ptb(emu: TelegramEmulator, bot: Bot) -> None:
@@ -413,8 +389,11 @@ async def test_wrong_token_and_unknown_method(emu: TelegramEmulator) -> None:
     status, body = await api(emu, "getMe", token="123:wrong")
     assert (status, body) == (401, {"ok": False, "error_code": 401,
                                     "description": "Unauthorized"})
-    status, body = await api(emu, "sendTelepathy")
-    assert status == 404 and body["description"] == "Not Found"
+    # What the bot never calls is not served: Telegram's own answer to a method it lacks.
+    for method in ("sendTelepathy", "deleteMessage"):
+        status, body = await api(emu, method, chat_id=ANN, message_id=1)
+        assert (status, body) == (404, {"ok": False, "error_code": 404,
+                                        "description": "Not Found"})
     status, body = await api(emu, "getme")  # method names are case-insensitive
     assert status == 200 and body["result"]["is_bot"] is True
     with pytest.raises(InvalidToken):
@@ -452,12 +431,9 @@ async def test_webhook_delivers_with_secret_and_retries(emu: TelegramEmulator,
         assert [secret for secret, _ in received] == ["s3cret-Token_1"] * 2
         assert [body["update_id"] for _, body in received] == [sent.update_id] * 2
         assert received[0][1]["message"]["text"] == "via webhook"
-        info = await bot.get_webhook_info()
-        assert info.url == url and info.pending_update_count == 0
-        assert info.last_error_message == (
-            "Wrong response from the webhook: 500 Internal Server Error")
+        assert emu.pending_update_count == 0
         assert await bot.delete_webhook()
-        assert (await bot.get_webhook_info()).url == ""
+        assert (await bot.get_updates()) == ()
     finally:
         await runner.cleanup()
 
