@@ -3,9 +3,9 @@
 It plays both halves of Slack:
 
 * **Slack's Web API** for the bot: slack_sdk's ``AsyncWebClient(token=..., base_url=emu.api_base_url)``
-  talks to it exactly as to Slack (chat, views, conversations, users, files upload v2). It keeps
-  what a workspace would show: messages per channel with their edits, ephemerals per user, the
-  modal stack and App Home per user, and answers with Slack's own errors (``channel_not_found``,
+  talks to it exactly as to Slack, for the methods the app calls (chat, views, conversations.open,
+  files). It keeps what a workspace would show: messages per channel with their edits, ephemerals
+  per user, the modal stack and App Home per user, and answers with Slack's own errors (``channel_not_found``,
   ``invalid_blocks``, ``expired_trigger_id`` …).
 * **Slack's side of the app's Request URL** for the people: ``click``, ``slash_command``,
   ``submit_view``, ``send_dm``, ``send_event`` post correctly signed requests to ``emu.app_url``
@@ -149,11 +149,9 @@ class SlackUser:
     real_name: str
     is_admin: bool
     dm_channel: str
-    email: str | None = None
-    is_bot: bool = False
 
     def to_payload(self) -> dict[str, Any]:
-        """The user object of users.info / users.list."""
+        """The user object, as Slack's users.info gives it (the control API lists these)."""
         profile = {
             "real_name": self.real_name,
             "real_name_normalized": self.real_name,
@@ -161,8 +159,6 @@ class SlackUser:
             "display_name_normalized": self.name,
             "team": TEAM_ID,
         }
-        if self.email:
-            profile["email"] = self.email
         return {
             "id": self.id,
             "team_id": TEAM_ID,
@@ -175,7 +171,7 @@ class SlackUser:
             "profile": profile,
             "is_admin": self.is_admin,
             "is_owner": False,
-            "is_bot": self.is_bot,
+            "is_bot": False,
             "is_app_user": False,
         }
 
@@ -261,27 +257,9 @@ class SlackChannel:
     by_ts: dict[str, SlackMessage] = field(default_factory=dict, repr=False)
 
     def to_payload(self) -> dict[str, Any]:
-        """The conversation object of conversations.info / conversations.list."""
-        if self.is_im:
-            return {"id": self.id, "created": self.created, "is_im": True, "is_org_shared": False,
-                    "user": self.user, "is_user_deleted": False, "priority": 0}
-        return {
-            "id": self.id,
-            "name": self.name,
-            "name_normalized": self.name,
-            "is_channel": not self.is_private,
-            "is_group": self.is_private,
-            "is_im": False,
-            "is_mpim": False,
-            "is_private": self.is_private,
-            "is_archived": self.is_archived,
-            "is_general": False,
-            "is_member": True,
-            "created": self.created,
-            "creator": BOT_USER_ID,
-            "context_team_id": TEAM_ID,
-            "num_members": 0,
-        }
+        """The IM object conversations.open gives with ``return_im`` (DMs are all the app opens)."""
+        return {"id": self.id, "created": self.created, "is_im": True, "is_org_shared": False,
+                "user": self.user, "is_user_deleted": False, "priority": 0}
 
 
 @dataclass
@@ -923,26 +901,18 @@ class SlackEmulator:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
+        # What the app calls, itself or through slack-bolt (auth.test before the first request)
+        # and slack_sdk's files_upload_v2 (the two files.*External steps). Any other name
+        # answers unknown_method, as Slack does.
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "api.test": lambda args: {"ok": True, "args": args},
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
-            "chat.delete": self._chat_delete,
-            "chat.getPermalink": self._chat_get_permalink,
             "views.open": self._views_open,
-            "views.push": self._views_push,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
             "conversations.open": self._conversations_open,
-            "conversations.list": self._conversations_list,
-            "conversations.info": self._conversations_info,
-            "conversations.history": self._conversations_history,
-            "conversations.replies": self._conversations_replies,
-            "users.info": self._users_info,
-            "users.list": self._users_list,
-            "users.lookupByEmail": self._users_lookup_by_email,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
             "files.info": self._files_info,
@@ -996,13 +966,13 @@ class SlackEmulator:
 
     # ---------------------------------------------------------------- registry
 
-    def add_user(self, user_id: str, name: str, real_name: str | None = None, is_admin: bool = False,
-                 *, email: str | None = None) -> SlackUser:
+    def add_user(self, user_id: str, name: str, real_name: str | None = None,
+                 is_admin: bool = False) -> SlackUser:
         """Add a workspace member, with a DM channel to the app (``D…``)."""
         dm_id = "D" + user_id[1:] if user_id[:1] in ("U", "W") else f"D{next(self._counter):08d}"
         if dm_id in self._channels:
             dm_id = f"D{next(self._counter):08d}"
-        user = SlackUser(user_id, name, real_name or name, is_admin, dm_id, email)
+        user = SlackUser(user_id, name, real_name or name, is_admin, dm_id)
         self._users[user_id] = user
         self._channels[dm_id] = SlackChannel(dm_id, "directmessage", is_im=True, user=user_id,
                                              created=int(self.clock()))
@@ -1287,7 +1257,8 @@ class SlackEmulator:
     def _call(self, method: str, token: str | None, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         handler = self._methods.get(method)
         if handler is None:
-            return 404, {"ok": False, "error": "unknown_method"}
+            # Slack's own answer (HTTP 200, like every Web API error), before any token check.
+            return 200, {"ok": False, "error": "unknown_method", "req_method": method}
         if not token:
             return 200, {"ok": False, "error": "not_authed"}
         if not hmac.compare_digest(token, self.bot_token):
@@ -1396,24 +1367,6 @@ class SlackEmulator:
                                         thread_ts=args.get("thread_ts") or None)
         return {"ok": True, "message_ts": message.ts}
 
-    def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channel(str(args.get("channel") or ""))
-        if channel is None:
-            raise _ApiError("channel_not_found")
-        message = self._message_in(channel, args.get("ts"))
-        if not message.from_bot:
-            raise _ApiError("cant_delete_message")
-        self._delete_message(message)
-        return {"ok": True, "channel": channel.id, "ts": message.ts}
-
-    def _chat_get_permalink(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channel(str(args.get("channel") or ""))
-        if channel is None:
-            raise _ApiError("channel_not_found")
-        message = self._message_in(channel, args.get("message_ts"))
-        return {"ok": True, "channel": channel.id,
-                "permalink": f"{self.url}/archives/{channel.id}/p{message.ts.replace('.', '')}"}
-
     # ---------------------------------------------------------------- Web API: views
 
     def _view_arg(self, args: dict[str, Any], expected_type: str | None) -> dict[str, Any]:
@@ -1468,19 +1421,6 @@ class SlackEmulator:
         self._view_changed(view, "opened")
         return {"ok": True, "view": view.to_payload()}
 
-    def _views_push(self, args: dict[str, Any]) -> dict[str, Any]:
-        definition = self._view_arg(args, "modal")
-        trigger = self._redeem_trigger(args.get("trigger_id") or args.get("interactivity_pointer"))
-        stack = self._stacks.get(trigger.user) or []
-        if not stack:
-            raise _ApiError("not_found")
-        if len(stack) >= MAX_VIEW_STACK:
-            raise _ApiError("push_limit_reached")
-        view = self._new_view(trigger.user, definition, root=stack[0], previous=stack[-1])
-        stack.append(view.id)
-        self._view_changed(view, "opened")
-        return {"ok": True, "view": view.to_payload()}
-
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         definition = self._view_arg(args, None)
         view = self._views.get(str(args.get("view_id") or ""))
@@ -1517,7 +1457,7 @@ class SlackEmulator:
             self._replace_view(home, definition)
         return {"ok": True, "view": home.to_payload()}
 
-    # ---------------------------------------------------------------- Web API: conversations, users
+    # ---------------------------------------------------------------- Web API: conversations
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         if args.get("channel"):
@@ -1535,76 +1475,6 @@ class SlackEmulator:
         channel = self._channels[user.dm_channel]
         opened: dict[str, Any] = channel.to_payload() if _flag(args, "return_im") else {"id": channel.id}
         return {"ok": True, "no_op": True, "already_open": True, "channel": opened}
-
-    def _conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
-        types = set(str(args.get("types") or "public_channel").split(","))
-        exclude_archived = _flag(args, "exclude_archived")
-        wanted = [
-            c for c in self._channels.values()
-            if ("im" if c.is_im else "private_channel" if c.is_private else "public_channel") in types
-            and not (exclude_archived and c.is_archived)
-        ]
-        page, next_cursor = self._page(wanted, args)
-        return {"ok": True, "channels": [c.to_payload() for c in page],
-                "response_metadata": {"next_cursor": next_cursor}}
-
-    @staticmethod
-    def _page(items: list[Any], args: dict[str, Any]) -> tuple[list[Any], str]:
-        """Cursor pagination as Slack does it; the cursor is an opaque offset."""
-        limit = max(1, min(int(args.get("limit") or 100), 1000))
-        cursor = str(args.get("cursor") or "")
-        start = int(cursor.removeprefix("offset:")) if cursor.startswith("offset:") else 0
-        end = start + limit
-        return items[start:end], (f"offset:{end}" if end < len(items) else "")
-
-    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channel(str(args.get("channel") or ""))
-        if channel is None:
-            raise _ApiError("channel_not_found")
-        return {"ok": True, "channel": channel.to_payload()}
-
-    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channel(str(args.get("channel") or ""))
-        if channel is None:
-            raise _ApiError("channel_not_found")
-        limit = max(1, min(int(args.get("limit") or 100), 1000))
-        newest_first = []
-        for message in reversed(channel.by_ts.values()):
-            if message.thread_ts in (None, message.ts):  # history shows thread parents, not replies
-                newest_first.append(message.to_payload())
-                if len(newest_first) > limit:
-                    break
-        return {"ok": True, "messages": newest_first[:limit], "has_more": len(newest_first) > limit}
-
-    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channel(str(args.get("channel") or ""))
-        if channel is None:
-            raise _ApiError("channel_not_found")
-        parent = self._message_in(channel, args.get("ts"))
-        thread = [m.to_payload() for m in channel.by_ts.values() if m is parent or m.thread_ts == parent.ts]
-        return {"ok": True, "messages": thread, "has_more": False}
-
-    def _bot_user(self) -> SlackUser:
-        return SlackUser(BOT_USER_ID, "ambassador_bot", "Ambassador Bot", False, "", is_bot=True)
-
-    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        user_id = str(args.get("user") or "")
-        user = self._bot_user() if user_id == BOT_USER_ID else self._users.get(user_id)
-        if user is None:
-            raise _ApiError("user_not_found")
-        return {"ok": True, "user": user.to_payload()}
-
-    def _users_list(self, args: dict[str, Any]) -> dict[str, Any]:
-        page, next_cursor = self._page([*self._users.values(), self._bot_user()], args)
-        return {"ok": True, "members": [u.to_payload() for u in page], "cache_ts": int(self.clock()),
-                "response_metadata": {"next_cursor": next_cursor}}
-
-    def _users_lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
-        email = str(args.get("email") or "").lower()
-        user = next((u for u in self._users.values() if (u.email or "").lower() == email), None)
-        if user is None:
-            raise _ApiError("users_not_found")
-        return {"ok": True, "user": user.to_payload()}
 
     # ---------------------------------------------------------------- Web API: files (upload v2)
 

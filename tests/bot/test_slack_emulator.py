@@ -154,7 +154,7 @@ async def seen(emu: SlackEmulator, client: AsyncWebClient) -> AsyncIterator[dict
 # ------------------------------------------------------------------ Web API through slack_sdk
 
 
-async def test_post_update_and_delete_keep_the_channel_history(emu: SlackEmulator, client: AsyncWebClient):
+async def test_post_and_update_keep_the_channel_history(emu: SlackEmulator, client: AsyncWebClient):
     """Messages are stored in order under unique ts; an update keeps the earlier version."""
     first = await client.chat_postMessage(channel="#engagements", text="Pre-notified", blocks=APPROVAL_BLOCKS)
     second = await client.chat_postMessage(channel=first["channel"], text="Second")
@@ -166,8 +166,7 @@ async def test_post_update_and_delete_keep_the_channel_history(emu: SlackEmulato
     assert message.text == "Edited" and message.blocks == first["message"]["blocks"]  # omitted blocks kept
     assert [v.text for v in message.edits] == ["Pre-notified"] and message.from_bot
 
-    await client.chat_delete(channel=first["channel"], ts=second["ts"])
-    assert [m.ts for m in emu.messages("#engagements")] == [first["ts"]]
+    assert [m.ts for m in emu.messages("#engagements")] == [first["ts"], second["ts"]]
     with pytest.raises(SlackApiError) as refused:
         await client.chat_update(channel=first["channel"], ts="1.000001", text="x")
     assert refused.value.response["error"] == "message_not_found"
@@ -196,22 +195,24 @@ async def test_slack_errors_as_the_real_api(emu: SlackEmulator, client: AsyncWeb
     assert emu.messages("#engagements") == []
 
 
-async def test_conversations_and_users(emu: SlackEmulator, client: AsyncWebClient):
-    """A DM opens per user; channels and users list and describe themselves like Slack's."""
+async def test_a_dm_opens_per_user_and_auth_test_names_the_bot(emu: SlackEmulator, client: AsyncWebClient):
+    """conversations.open gives the user's DM with the app; auth.test the bot's own ids."""
     opened = await client.conversations_open(users=AMBASSADOR)
     dm = opened["channel"]["id"]
     assert dm.startswith("D") and emu.user(AMBASSADOR).dm_channel == dm
     await client.chat_postMessage(channel=dm, text="Feedback due")
     assert emu.messages(AMBASSADOR)[0].text == "Feedback due"
-    names = {c["name"] for c in (await client.conversations_list())["channels"]}
-    assert names == {"engagements", "grants"}
-    info = await client.conversations_info(channel="C0GRANTS01")
-    assert info["channel"]["name"] == "grants"
-    user = await client.users_info(user=OFFICER)
-    assert user["user"]["real_name"] == "Olivia Officer" and user["user"]["is_admin"]
-    members = (await client.users_list())["members"]
-    assert {m["id"] for m in members} >= {OFFICER, AMBASSADOR}
     assert (await client.auth_test())["user_id"] == emu.bot_user_id
+
+
+async def test_a_method_the_app_never_calls_is_unknown(emu: SlackEmulator, client: AsyncWebClient):
+    """Slack's answer to a name it has no method by: HTTP 200, unknown_method, whatever the token."""
+    for method in ("foo.bar", "chat.delete", "users.info"):
+        for caller in (client, AsyncWebClient(token="xoxb-wrong", base_url=emu.api_base_url)):
+            with pytest.raises(SlackApiError) as refused:
+                await caller.api_call(method, params={"channel": "C0GRANTS01"})
+            assert refused.value.response.status_code == 200
+            assert refused.value.response.data == {"ok": False, "error": "unknown_method", "req_method": method}
 
 
 async def test_files_upload_v2_shares_the_file_into_the_channel(emu: SlackEmulator, client: AsyncWebClient):
