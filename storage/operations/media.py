@@ -31,6 +31,7 @@ from storage.errors import AlreadyDecided, Conflict, InvalidInput, NotFound
 from storage.models import (AuditEvent, Engagement, EngagementStatus, Media, MediaKind, Person,
                             ReviewStatus, utcnow)
 from storage.operations.engagements import get_own_engagement
+from storage.parsers import format_when
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -147,24 +148,32 @@ async def do_record_media(session: AsyncSession, scheme: Scheme, *, engagement_i
 async def do_record_media_items(session: AsyncSession, scheme: Scheme, *, engagement_id: int,
                                 items: list[dict[str, Any]], consent_given: bool,
                                 children_present: bool, caption: str | None = None,
-                                actor: Person) -> MediaReport:
+                                actor: Person, now: dt.datetime | None = None) -> MediaReport:
     """A submission's photos (each the fields the media pipeline gave), in one transaction;
     the report says truthfully what became of each."""
     report = MediaReport()
     for fields in items:
         report.items.append(await record_media(
             session, scheme, engagement_id=engagement_id, consent_given=consent_given,
-            children_present=children_present, caption=caption, actor=actor, **fields))
+            children_present=children_present, caption=caption, actor=actor, now=now,
+            **fields))
     return report
 
 
 async def record_media(session: AsyncSession, scheme: Scheme, *, engagement_id: int, kind: str,
                        consent_given: bool, children_present: bool, actor: Person,
                        content_hash: str | None = None, caption: str | None = None,
-                       **fields: Any) -> Recorded:
+                       now: dt.datetime | None = None, **fields: Any) -> Recorded:
     engagement = await get_own_engagement(session, engagement_id, actor)
     if engagement.status == EngagementStatus.CANCELLED:
         raise Conflict("That engagement was cancelled; please pick another one.")
+    starts_at = engagement.starts_at
+    if starts_at.tzinfo is None:  # set in this session, not read back through the UTC type
+        starts_at = starts_at.replace(tzinfo=dt.UTC)
+    if starts_at > (now or utcnow()):
+        raise Conflict(f"That engagement hasn't started yet (it starts "
+                       f"{format_when(starts_at, scheme.timezone)}); photos and videos can be "
+                       f"added once it has.")
     try:
         kind_value = MediaKind(kind)
     except ValueError:

@@ -106,3 +106,25 @@ async def test_random_orders_of_events_keep_every_media_rule(db, scheme, cast) -
             if state != shown[-1]:
                 assert state not in shown, f"state {state} came back after {shown}"
                 shown.append(state)
+
+
+async def test_photos_for_an_engagement_still_to_come_are_refused_and_nothing_is_written(
+        db, scheme, cast) -> None:
+    """The rule lives here, not only in /photos's list: a draft kept from before, or an
+    engagement moved to a later date after it was picked, meets the same refusal."""
+    async with db.transaction() as s:
+        coming = await engagements.do_prenotify_engagement(
+            s, scheme, title="Tenbury fair", kind="Community event", place="Market square",
+            starts_at=NOW + dt.timedelta(days=2), ends_at=NOW + dt.timedelta(days=2, hours=2),
+            actor=await s.merge(cast.ambassador), now=NOW)
+    before = await counts(db)
+    with pytest.raises(Conflict) as refused:
+        async with db.transaction() as s:
+            await media.do_record_media_items(
+                s, scheme, engagement_id=coming.id, consent_given=True,
+                children_present=False, actor=await s.merge(cast.ambassador), now=NOW,
+                items=[{"kind": "photo", "content_hash": "f" * 64}])
+    assert refused.value.args[0] == (
+        "That engagement hasn't started yet (it starts Thu 26 Nov 2026, 12:00); photos and "
+        "videos can be added once it has.")
+    assert await counts(db) == before
