@@ -83,6 +83,10 @@ MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_MESSAGE_TEXT = 40_000
 MAX_VIEW_STACK = 3
+HOME_TITLE = {"type": "plain_text", "text": "View Title", "emoji": True}
+# What chat.update's answer leaves out of the message: Slack returns the edited content, not the
+# message as history shows it (tests/bot/recorded/slack/chat.update.json).
+_NOT_IN_UPDATE_ANSWER = ("ts", "edited", "app_id")
 
 # Element kinds by the shape Slack gives their value in state and in block_actions.
 _TEXT_VALUE = {"plain_text_input", "number_input", "email_text_input", "url_text_input"}
@@ -297,9 +301,8 @@ class SlackFile:
             "url_private_download": self.url_private,
             "permalink": self.url_private,
             "is_external": False,
-            "alt_txt": self.alt_txt,
             "channels": list(self.channels),
-        }
+        } | ({"alt_txt": self.alt_txt} if self.alt_txt else {})  # Slack leaves it out when unset
 
 
 @dataclass
@@ -363,6 +366,8 @@ class SlackView:
         }
         for key in ("title", "submit", "close"):
             payload[key] = self.definition.get(key)
+        if payload["title"] is None and self.type == "home":
+            payload["title"] = dict(HOME_TITLE)  # what Slack answers for an App Home published without one
         return payload
 
 
@@ -1351,8 +1356,8 @@ class SlackEmulator:
         blocks = self._blocks_arg(args)
         attachments = self._attachments_arg(args)
         self._edit_message(message, text=None if text is None else str(text), blocks=blocks, attachments=attachments)
-        return {"ok": True, "channel": channel.id, "ts": message.ts, "text": message.text,
-                "message": message.to_payload()}
+        shown = {key: value for key, value in message.to_payload().items() if key not in _NOT_IN_UPDATE_ANSWER}
+        return {"ok": True, "channel": channel.id, "ts": message.ts, "text": message.text, "message": shown}
 
     def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._postable_channel(args.get("channel"))
