@@ -542,6 +542,19 @@ _NEWLINES = {0x0D: "\n", 0x85: "\n", 0x2028: "\n", 0x2029: "\n"}
 _UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff]")
 
 
+def clean_text(text: str | None) -> str:
+    """Free text as it is kept: `\\r\\n`, `\\r` and Unicode line separators become `\\n`,
+    control characters (bar tab and newline), lone surrogates and the byte-order mark are
+    removed, NFC-normalised and stripped; text with nothing visible left (only spaces and
+    format characters such as RTL marks) is empty. No length or wording rule: the caller
+    has its own. A NUL is refused by PostgreSQL, so nothing reaches the database uncleaned."""
+    text = (text or "").replace("\r\n", "\n").translate(_NEWLINES)
+    text = unicodedata.normalize("NFC", _UNWANTED.sub("", text)).strip()
+    if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text):
+        return ""
+    return text
+
+
 def parse_text(text: str, *, max_chars: int, min_chars: int = 1, what: str = "answer") -> str:
     """Free text, cleaned: stripped, control characters removed, NFC-normalised.
 
@@ -555,10 +568,8 @@ def parse_text(text: str, *, max_chars: int, min_chars: int = 1, what: str = "an
     if len(text) > max_chars * 4 + 1_000:
         raise InvalidInput(f"That's {len(text):,} characters; the limit here is {max_chars:,}. "
                            "Please shorten it.")
-    text = text.replace("\r\n", "\n").translate(_NEWLINES)
-    text = _UNWANTED.sub("", text)
-    text = unicodedata.normalize("NFC", text).strip()
-    if not text or all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text):
+    text = clean_text(text)
+    if not text:
         raise InvalidInput(f"Please type your {what}; it can't be empty.")
     if len(text) > max_chars:
         raise InvalidInput(f"That's {len(text):,} characters; the limit here is {max_chars:,}. "

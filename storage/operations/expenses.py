@@ -20,7 +20,7 @@ from storage import outbox
 from storage.audit import audit, snapshot
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import ExpenseClaim, ExpenseStatus, Outbox, Person, utcnow
-from storage.parsers import format_date, format_money, format_when
+from storage.parsers import clean_text, format_date, format_money, format_when
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -201,7 +201,7 @@ async def _told(session: AsyncSession, scheme: Scheme, claim: ExpenseClaim, acto
 
 
 def _reason(text: str | None) -> str:
-    text = (text or "").strip()
+    text = clean_text(text)
     if not text:
         raise InvalidInput("Please give a reason, so the ambassador knows what to do.",
                            field="reason")

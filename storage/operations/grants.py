@@ -21,7 +21,8 @@ from storage.models import (Engagement, Fund, FundLedgerEntry, GrantRecommendati
                             Person, PlanObjective, Role, utcnow)
 from storage.operations.funds import fund_for_decision, period_label
 from storage.operations.people import active_people_with_role, the_fund
-from storage.parsers import format_money, format_when, over_cap_sentence, parse_contact
+from storage.parsers import (clean_text, format_money, format_when, over_cap_sentence,
+                             parse_contact)
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -36,7 +37,7 @@ STATUS_WORDS = {S.RECOMMENDED: "recommended (waiting for the commissioning team)
 
 
 def _required(value: str | None, what: str, limit: int) -> str:
-    value = (value or "").strip()
+    value = clean_text(value)
     if not value:
         raise InvalidInput(f"Please give the {what}.", field=what)
     if len(value) > limit:

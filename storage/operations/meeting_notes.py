@@ -24,7 +24,7 @@ from storage.models import (FollowUp, FollowUpNeeded, FollowUpStatus, Meeting,
                             MeetingAttendance, Person, Role, Urgency, utcnow)
 from storage.operations.meetings import actions_of, attended, write_post
 from storage.operations.people import active_people_with_role
-from storage.parsers import format_date, format_when
+from storage.parsers import clean_text, format_date, format_when
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -53,7 +53,7 @@ class OpenAction:
 
 def _tidy(text: str | None) -> str:
     # Keep the office's line breaks (notes are paragraphs); trim the ends only.
-    return "\n".join(line.rstrip() for line in (text or "").strip().splitlines())
+    return "\n".join(line.rstrip() for line in clean_text(text).splitlines())
 
 
 def _within(text: str, limit: int, what: str, field: str) -> str:
@@ -80,7 +80,7 @@ async def _checked_actions(session: AsyncSession, scheme: Scheme, items: Sequenc
                            today: dt.date) -> list[tuple[str, Person, dt.date]]:
     checked = []
     for number, item in enumerate(items, start=1):
-        text = " ".join((item.text or "").split())
+        text = " ".join(clean_text(item.text).split())
         if not text and item.owner_id is None and item.due_on is None:
             continue                                  # an empty row of the modal
         field = f"action_{number}"

@@ -20,7 +20,7 @@ from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import (FollowUp, FollowUpStatus, Meeting, MeetingAttendance, MeetingKind,
                             MeetingRsvp, MeetingRsvpChange, Person, Role, utcnow)
 from storage.operations.people import active_people_with_role
-from storage.parsers import format_date, format_when
+from storage.parsers import clean_text, format_date, format_when
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -122,7 +122,7 @@ async def write_post(session: AsyncSession, scheme: Scheme, meeting: Meeting, *,
 
 
 def _clean(value: str | None, what: str, field: str) -> str:
-    value = " ".join((value or "").split())
+    value = " ".join(clean_text(value).split())
     if not value or len(value) > 200:
         raise InvalidInput(what, field=field)
     return value

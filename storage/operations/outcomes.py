@@ -19,6 +19,7 @@ from storage.audit import audit
 from storage.errors import InvalidInput, NotFound
 from storage.models import Engagement, Feedback, Person, utcnow
 from storage.operations.feedback import feedback_post_ref, post_data
+from storage.parsers import clean_text
 from storage.permissions import Action, require
 from storage.scheme import Scheme
 
@@ -42,7 +43,7 @@ async def do_publish_outcome(session: AsyncSession, scheme: Scheme, *, feedback_
     feedback = await session.get(Feedback, feedback_id)
     if feedback is None:
         raise NotFound("That feedback no longer exists.")
-    text = " ".join((excerpt or "").split())
+    text = " ".join(clean_text(excerpt).split())
     if len(text) > EXCERPT_MAX:
         raise InvalidInput(f"A published excerpt can be at most {EXCERPT_MAX} characters; "
                            f"this one has {len(text):,}.", field="excerpt")

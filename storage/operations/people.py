@@ -13,6 +13,7 @@ from storage.audit import audit, snapshot
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import Area, FormDraft, Fund, Invite, Person, PlanObjective, Role, utcnow
 from storage.operations.funds import fund_as_of
+from storage.parsers import clean_text
 from storage.permissions import Action, require
 from storage.privacy.erasure import do_erase_person  # noqa: F401 — people.do_erase_person
 from storage.scheme import Scheme
@@ -108,7 +109,7 @@ async def do_create_invite(session: AsyncSession, scheme: Scheme, *, name: str, 
     """Invite someone: single use, expires after the scheme's invite_valid_days."""
     require(actor, Action.INVITE, target_type="invites")
     now = now or utcnow()
-    name = " ".join(name.split())
+    name = " ".join(clean_text(name).split())
     if not name or len(name) > 120:
         raise InvalidInput("Please give the person's name (up to 120 characters).")
     try:

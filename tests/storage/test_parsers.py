@@ -23,6 +23,7 @@ from storage import parsers
 from storage.errors import InvalidInput
 from storage.parsers import (
     MAX_PENCE,
+    clean_text,
     format_date,
     format_hours,
     format_money,
@@ -696,6 +697,26 @@ def test_text_refused(typed: str, kwargs: dict, expected: str) -> None:
 
 def test_text_at_the_limit() -> None:
     assert parse_text("x" * 2_000, max_chars=2_000) == "x" * 2_000
+
+
+@pytest.mark.parametrize("typed", [None, "", "   \n\t ", "\u200b\u200d\x00", "\ufeff",
+                                   "\u202e" * 50, "\x00"])
+def test_clean_text_with_nothing_visible_is_empty(typed: str | None) -> None:
+    """The office's reasons, names and notes are cleaned so (storage/operations), each with
+    its own limit and sentence: text of only invisible characters counts as not given."""
+    assert clean_text(typed) == ""
+
+
+@PROFILE
+@given(HOSTILE_TEXT)
+def test_clean_text_keeps_what_parse_text_keeps(text: str) -> None:
+    kept = clean_text(text)
+    assert "\x00" not in kept and "\r" not in kept and kept == kept.strip()
+    kept.encode("utf-8")
+    try:
+        assert parse_text(text, max_chars=1_000_000) == kept
+    except InvalidInput:
+        pass
 
 
 @PROFILE
