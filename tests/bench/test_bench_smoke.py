@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = {"telegram": ("telegram", "--smoke"), "telegram-rtt": ("telegram-rtt", "--smoke"),
-        "report": ("report", "--smoke"), "listing": ("--help",)}
+        "report": ("report", "--smoke"), "sar": ("sar", "--smoke"), "listing": ("--help",)}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,16 @@ def test_the_report_benchmark_draws_pdfs(outputs) -> None:
     assert returncode == 0, stdout[-2000:] + stderr[-4000:]
     assert re.fullmatch(r"report: \d+\.\d\d PDF time at 20,000/2,000 engagements, round by "
                         r"round \(SQLite; target ≤ 3\); \d+\.\d\d s at 20,000 \(target ≤ 10 s\)",
+                        stdout.strip().splitlines()[-1]), stdout[-500:]
+
+
+def test_the_subject_access_benchmark_checks_its_bundles(outputs) -> None:
+    """Each bundle it times holds exactly her rows and files (the run stops otherwise)."""
+    returncode, stdout, stderr = outputs["sar"]
+    assert returncode == 0, stdout[-2000:] + stderr[-4000:]
+    assert "| database |" in stdout
+    assert re.fullmatch(r"sar: \d+\.\d\d bundle/floor, round by round \(SQLite\); \d+\.\d\d s "
+                        r"for \d[\d,]* records \(target ≤ 60 s\)",
                         stdout.strip().splitlines()[-1]), stdout[-500:]
 
 
