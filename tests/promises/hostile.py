@@ -5,11 +5,16 @@ nearly right — and every field of every form gets it:
 
 * on Telegram, as the typed answer to that field's question (the form's draft is set at the
   field, the text is sent, the bot's one reply is read);
-* in Slack, in every text input of the form's modal at once (one submission per example).
+* in Slack, in every text input of the form's modal at once (one submission per example);
+* in every text input of the office's own modals (a grant's or a claim's reason, an invite,
+  a meeting, its notes and its move, an outcome's excerpt), opened by someone holding the
+  role each needs, the other inputs holding a sound answer while one is judged, and what the
+  record kept compared with what was typed.
 
 Each answer must be progress or a refusal that is a sentence; never a stack trace, never the
-"something went wrong" apology, never silence. Used by tests/promises/test_hostile_input.py
-(a few examples per field) and `python -m bench promises` (10,000 per field; PROMISES_EXAMPLES).
+"something went wrong" apology, never silence (nor, in the office's modals, what was typed
+lost). Used by tests/promises/test_hostile_input.py (a few examples per field) and
+`python -m bench promises` (10,000 per field; PROMISES_EXAMPLES).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +41,7 @@ from storage import parsers
 from storage.operations import drafts, engagements
 from storage.scheme import Scheme
 from tests.handlers.telegram.harness import TOKEN, Clock, RunningBot
+from tests.promises.office_modals import OFFICE_MODALS, OfficeModal
 from tests.storage.seed import NOW, person
 
 SPECIAL = ["", " ", "\x00", "a\x00b", "\u202eevil\u202c", "\u200f\u05e9\u05dc\u05d5\u05dd",
@@ -115,6 +122,7 @@ class FieldTally:
     stack_traces: int = 0
     silent: int = 0
     not_sentences: int = 0
+    lost: int = 0       # taken, but the record does not hold what was typed
     samples: list[str] = field(default_factory=list)  # what went wrong, a few
 
     def bad(self, kind: str, what: str) -> None:
@@ -138,7 +146,7 @@ class Tally:
     @property
     def failures(self) -> dict[str, list[str]]:
         return {name: t.samples for name, t in self.fields.items()
-                if t.stack_traces or t.silent or t.not_sentences}
+                if t.stack_traces or t.silent or t.not_sentences or t.lost}
 
 
 def telegram_fields() -> list[tuple[str, str]]:
@@ -343,4 +351,129 @@ async def slack_run(office: Any, examples: list[str], *, forms: tuple[str, ...] 
                 view = emu.view(view.id)
             if progress and number % 1000 == 999:
                 progress(f"slack {form_name}: {number + 1:,} of {len(examples):,}")
+    return tally
+
+
+# ---- the office's modals ----------------------------------------------------------------------
+
+def _gist(text: str | None) -> str:
+    """The letters and digits of a text, composed (NFC): what tidying spaces and control
+    characters away may never lose."""
+    return "".join(ch for ch in unicodedata.normalize("NFC", text or "")
+                   if unicodedata.category(ch)[0] in "LN")
+
+
+def _text_inputs(view: Any) -> dict[str, dict[str, Any]]:
+    return {str(b["block_id"]): b for b in _inputs(view)
+            if b["element"].get("type") == "plain_text_input"}
+
+
+def _filled(view: Any, texts: dict[str, str]) -> dict[str, Any]:
+    """`texts` in the text inputs (cut at each one's max_length, as Slack's client cuts a
+    paste) and a valid choice in every picker: its first option; date pickers left empty."""
+    values: dict[str, Any] = {}
+    for block in _inputs(view):
+        element, name = block["element"], str(block["block_id"])
+        kind = element.get("type")
+        if kind == "plain_text_input":
+            values[name] = texts[name][:element.get("max_length") or 3000]
+        elif kind in ("static_select", "radio_buttons") and element.get("options"):
+            values[name] = element["options"][0]["value"]
+        elif kind in ("multi_static_select", "checkboxes") and element.get("options"):
+            values[name] = [element["options"][0]["value"]]
+    return values
+
+
+async def _office_example(office: Any, modal: OfficeModal, user: str, view: Any, typed: str,
+                          tally: Tally) -> bool:
+    """`typed` in every text input of the open modal at once; an input refused is judged on
+    its sentence and given the modal's sound answer, and the rest are sent again, until the
+    submission goes in (each input still holding `typed` judged as progress, and what the
+    record kept compared with what was typed). True when the record was used up (or the
+    answer broke), so the next example needs the modal opened afresh."""
+    inputs = _text_inputs(view)
+    cut = {name: typed[:b["element"].get("max_length") or 3000] for name, b in inputs.items()}
+    pending = [name for name, b in inputs.items() if cut[name] or b.get("optional")]
+    tally.skipped += [f"{modal.name}.{name}: Slack's client won't send it empty"
+                      for name in inputs if name not in pending]
+    while pending:
+        texts = {name: typed if name in pending else modal.good[name] for name in inputs}
+        answer = await office.emu.submit_view(user, view.id, values=_filled(view, texts))
+        counts = {name: tally.of(f"{modal.name}.{name}") for name in pending}
+        if answer.status != 200 or answer.problems:
+            kind = "stack_traces" if answer.status != 200 else "silent"
+            for count in counts.values():
+                count.examples += 1
+                count.bad(kind, f"{typed[:40]!r}: HTTP {answer.status} {answer.body} "
+                                f"{answer.problems}")
+            return True
+        errors = answer.errors
+        judged = [name for name in pending if name in errors]
+        if errors and not judged:
+            for count in counts.values():
+                count.examples += 1
+                count.bad("not_sentences", f"{typed[:40]!r} refused on another input: "
+                                           f"{errors}")
+            return False
+        if errors:
+            for name in judged:
+                sentence, count = errors[name], counts[name]
+                count.examples += 1
+                if SORRY in sentence or TRACE.search(without_echo(sentence, typed)):
+                    count.bad("stack_traces", sentence)
+                elif is_sentence(sentence):
+                    count.refusals += 1
+                else:
+                    count.bad("not_sentences", sentence)
+                pending.remove(name)
+            continue
+        if (answer.data or {}).get("response_action") not in (None, "update"):
+            for count in counts.values():
+                count.examples += 1
+                count.bad("silent", f"{typed[:40]!r}: answer {answer.body[:100]}")
+            return True
+        kept = await modal.kept(office, view)
+        for name, count in counts.items():
+            count.examples += 1
+            if name in kept and _gist(kept[name]) != _gist(cut[name]):
+                count.bad("lost", f"typed {cut[name][:60]!r}, kept {str(kept[name])[:60]!r}")
+            else:
+                count.progress += 1
+        return True
+    return False
+
+
+OFFICE_BATCH = 6
+
+
+async def office_run(office: Any, examples: list[str], *,
+                     modals: tuple[OfficeModal, ...] = OFFICE_MODALS,
+                     progress: Callable[[str], None] | None = None) -> Tally:
+    """Every example typed into every text input of every modal the office opens, each
+    modal opened by someone holding the role it needs (tests/promises/office_modals.py)."""
+    tally = Tally()
+    for modal in modals:
+        user = office.uid(modal.role)
+        unused: list[int] = []
+        record: int | None = None
+
+        async def opened(afresh: bool) -> Any:
+            nonlocal record
+            if afresh and modal.make:
+                if not unused:   # a few at once, their posts delivered together
+                    unused.extend([await modal.make(office)
+                                   for _ in range(OFFICE_BATCH if modal.once else 1)])
+                    await office.deliver()
+                record = unused.pop(0)
+            return await modal.open(office, user, record)
+
+        view = await opened(True)
+        if view.callback_id != modal.callback_id:
+            tally.skipped.append(f"{modal.name}: opened {view.callback_id!r} ({view.title})")
+            continue
+        for number, typed in enumerate(examples):
+            if await _office_example(office, modal, user, view, typed, tally):
+                view = await opened(modal.once)
+            if progress and number % 1000 == 999:
+                progress(f"office {modal.name}: {number + 1:,} of {len(examples):,}")
     return tally

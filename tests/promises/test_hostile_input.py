@@ -3,7 +3,11 @@ per field here; PROMISES_EXAMPLES=10000 (or `python -m bench promises`) for the 
 
 from __future__ import annotations
 
+import ast
+import importlib
 import os
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -12,7 +16,10 @@ from tests.handlers.slack.harness import Office
 from tests.handlers.slack.test_render import mrkdwn_texts
 from tests.handlers.telegram.harness import TOKEN, Clock, RunningBot, said
 from bot.emulators.telegram import TelegramEmulator
+from handlers.slack import forms as slack_forms
+from handlers.slack import listeners
 from tests.promises import hostile
+from tests.promises.office_modals import OFFICE_MODALS
 from tests.promises.logs import TYPED
 from tests.storage.seed import NOW, Cast
 
@@ -44,6 +51,63 @@ async def test_every_slack_modal_input_answers_hostile_text_with_progress_or_a_s
             "feedback.summary", "expenses.description", "away.until"} - typed_fields <= \
         {"away.until"}  # a date picker: nothing to type
     assert tally.total("refusals") > 0 and tally.total("progress") > 0
+
+
+# A quarter of the fixed cases (NUL inside text, emoji alone, blank lines, markup, a date that
+# is right, one too long …): each modal is opened afresh for nearly every example, so all of
+# them would make this the slowest test of the suite.
+OFFICE_PLAYED = hostile.SPECIAL[3::4] + hostile.draw(EXAMPLES)
+# Every text input of the office's modals; a modal or an input added without a way to open
+# it in tests/promises/office_modals.py fails one of the two tests below.
+OFFICE_FIELDS = {
+    "grant_ask.reason", "grant_decline.reason", "grant_deputy.reason", "grant_reject.reason",
+    "expense_query.reason", "expense_reject.reason", "invite.name",
+    "meeting.title", "meeting.place", "meeting.starts_at", "meeting_notes.notes",
+    "meeting_notes.decisions", "meeting_notes.action_1", "meeting_notes.action_2",
+    "meeting_notes.action_3", "meeting_notes.action_4", "meeting_move.starts_at",
+    "outcome_excerpt.excerpt"}
+
+
+async def test_every_office_modal_input_answers_hostile_text_with_progress_or_a_sentence(
+        office: Office, logs) -> None:
+    """The grant and claim reasons, the invite, the meeting (scheduled, its notes, moved) and
+    the outcome's excerpt: each input refuses hostile text with a sentence or takes it, and
+    what it took is what the record keeps."""
+    logs.typed += OFFICE_PLAYED
+    tally = await hostile.office_run(office, OFFICE_PLAYED)
+    assert tally.failures == {}
+    assert {name for name, t in tally.fields.items() if t.examples} == OFFICE_FIELDS
+    assert tally.total("refusals") > 0 and tally.total("progress") > 0
+
+
+def modals_taken() -> set[str]:
+    """The callback_id of every modal whose submission the Slack app takes: each
+    `app.view(X)` in handlers/slack/listeners/, read from the source and X looked up in its
+    module, so that a new modal is found here without being listed."""
+    found: set[str] = set()
+    for path in sorted(Path(listeners.__file__).parent.glob("*.py")):
+        module = importlib.import_module(f"{listeners.__name__}.{path.stem}")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr == "view" and isinstance(node.func.value, ast.Name) and \
+                    node.func.value.id == "app":
+                found.add(_looked_up(node.args[0], vars(module)))
+    return found
+
+
+def _looked_up(node: ast.expr, names: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Name):
+        return names[node.id]
+    if isinstance(node, ast.Attribute):
+        return getattr(_looked_up(node.value, names), node.attr)
+    if isinstance(node, ast.Constant):
+        return node.value
+    raise AssertionError(f"app.view({ast.unparse(node)}): not a name this test can look up")
+
+
+def test_every_modal_the_office_submits_is_in_the_hostile_run() -> None:
+    office_modals = modals_taken() - {slack_forms.CALLBACK}
+    assert office_modals == {m.callback_id for m in OFFICE_MODALS}
 
 
 INJECTION = (f"{TYPED} <!channel> *loud* _it_ `code` <https://evil.example|click> & </b><i> "
