@@ -53,11 +53,13 @@ migrate: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m bot sandbox
 
-# The whole suite on SQLite and on a throwaway PostgreSQL server (DATABASE_URL_PG skips it).
+# The whole suite on SQLite and on a throwaway PostgreSQL server (DATABASE_URL_PG skips it),
+# in two pytest-xdist workers (each with a PostgreSQL database of its own: tests/conftest.py).
 # Reports need Pango (WeasyPrint) and their tests pdftotext: installed first when missing.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(PY) scripts/system_packages.py
-	$(PY) scripts/with_postgres.py $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/with_postgres.py $(PY) -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-lowest
 
 # The fast subset on the lowest allowed versions, on SQLite and PostgreSQL.

@@ -6,17 +6,44 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
 
-from storage.db import Database
+from storage.db import Database, make_engine
 from storage.models import Base
 from storage.scheme import Scheme, load_scheme
 
-PG_URL = os.environ.get("DATABASE_URL_PG")
+
+
+def _database_of_this_worker(url: str | None) -> str | None:
+    """`make test` runs the suite in several pytest-xdist workers: each gets a PostgreSQL
+    database of its own on the one throwaway server (and passes it on to the programs its
+    tests start), so no worker truncates another's tables."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    name = f"ambassador_test_{worker}"
+
+    async def create() -> None:
+        admin = make_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                await conn.execute(text(f"CREATE DATABASE {name}"))
+        finally:
+            await admin.dispose()
+
+    asyncio.run(create())
+    own = url.rsplit("/", 1)[0] + f"/{name}"
+    os.environ["DATABASE_URL_PG"] = own
+    return own
+
+
+PG_URL = _database_of_this_worker(os.environ.get("DATABASE_URL_PG"))
 _pg_schema_ready = False
 
 

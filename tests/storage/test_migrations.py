@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -26,6 +27,8 @@ async def _differences(url: str) -> list:
 
 
 async def _fresh_pg_database(name: str) -> str:
+    # Named per pytest-xdist worker: two workers may want "the same" database at once.
+    name = f"{name}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:

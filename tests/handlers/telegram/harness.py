@@ -55,7 +55,7 @@ class RunningBot:
         await self.start()
 
 
-async def said(user: FakeUser, fragment: str, timeout: float = 5.0) -> ChatMessage:
+async def said(user: FakeUser, fragment: str, timeout: float = 10.0) -> ChatMessage:
     """Wait until the bot, since the user's last action, sends or edits a message containing
     `fragment`; returns that message as it stands now."""
     emu = user.emulator
