@@ -19,6 +19,18 @@ from storage.scheme import Scheme, load_scheme
 
 
 
+async def fresh_pg_database(base_url: str, name: str) -> str:
+    """An empty database `name` on `base_url`'s server (dropped first if it was there)."""
+    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            await conn.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        await admin.dispose()
+    return base_url.rsplit("/", 1)[0] + f"/{name}"
+
+
 def _database_of_this_worker(url: str | None) -> str | None:
     """`make test` runs the suite in several pytest-xdist workers: each gets a PostgreSQL
     database of its own on the one throwaway server (and passes it on to the programs its
@@ -26,19 +38,7 @@ def _database_of_this_worker(url: str | None) -> str | None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not url or not worker:
         return url
-    name = f"ambassador_test_{worker}"
-
-    async def create() -> None:
-        admin = make_engine(url, isolation_level="AUTOCOMMIT")
-        try:
-            async with admin.connect() as conn:
-                await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                await conn.execute(text(f"CREATE DATABASE {name}"))
-        finally:
-            await admin.dispose()
-
-    asyncio.run(create())
-    own = url.rsplit("/", 1)[0] + f"/{name}"
+    own = asyncio.run(fresh_pg_database(url, f"ambassador_test_{worker}"))
     os.environ["DATABASE_URL_PG"] = own
     return own
 

@@ -8,12 +8,11 @@ import os
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
 
 from storage import migrate
 from storage.db import make_engine
 from storage.models import Base
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, fresh_pg_database
 
 
 async def _differences(url: str) -> list:
@@ -28,15 +27,8 @@ async def _differences(url: str) -> list:
 
 async def _fresh_pg_database(name: str) -> str:
     # Named per pytest-xdist worker: two workers may want "the same" database at once.
-    name = f"{name}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-            await conn.execute(text(f"CREATE DATABASE {name}"))
-    finally:
-        await admin.dispose()
-    return PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return await fresh_pg_database(PG_URL, f"{name}_{worker}")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

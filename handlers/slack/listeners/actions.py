@@ -95,9 +95,11 @@ async def submit_and_rewrite(ack: Any, view: dict[str, Any], body: dict[str, Any
                              work: Op, ref: Callable[[Person], str]) -> None:
     """A modal that completes a button's decision (a reason, an excerpt): `work(session,
     actor)` runs the operation once per submission; a refusal stays on `field`; then the
-    message the button was on is rewritten from the row the operation queued for `ref`."""
+    message the button was on is rewritten from the row the operation queued for `ref`. A
+    refusal that names another input of the modal is shown on that one."""
     svc = services(context)
     meta = json.loads(view.get("private_metadata") or "{}")
+    inputs = {b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"}
     person = await who(svc, body["user"]["id"])
     if person is None:
         await ack(response_action="errors", errors={field: STRANGER})
@@ -113,7 +115,8 @@ async def submit_and_rewrite(ack: Any, view: dict[str, Any], body: dict[str, Any
         await ack()
         return
     except Refused as refusal:
-        await ack(response_action="errors", errors={field: refusal.sentence})
+        shown_on = refusal.field if refusal.field in inputs else field
+        await ack(response_action="errors", errors={shown_on: refusal.sentence})
         return
     await ack()
     await rewrite(client, {"channel": meta.get("channel"), "ts": meta.get("ts")}, rendered)

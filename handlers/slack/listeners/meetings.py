@@ -14,11 +14,10 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.slack import meeting_modals
-from handlers.slack.context import STRANGER, Duplicate, once, services, tell, view_key, who
-from handlers.slack.listeners.actions import (allowed_to_open, rewrite, run_click, target_id,
-                                              where_clicked)
+from handlers.slack.context import once, services, tell, who
+from handlers.slack.listeners.actions import (allowed_to_open, run_click, submit_and_rewrite,
+                                              target_id, where_clicked)
 from handlers.slack.meeting_post import MEETING_ACTION_DONE, MEETING_MOVE_OPEN, MEETING_NOTES_OPEN
-from handlers.slack.render import render
 from storage.errors import InvalidInput, Refused
 from storage.models import Person
 from storage.operations import follow_ups, meeting_notes, meetings, office
@@ -99,31 +98,12 @@ async def open_move(ack, body, context, client, respond) -> None:
 async def _submit(ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any,
                   client: Any, fallback: str, work: Any) -> None:
     """Run `work(session, actor, meeting_id)` once per submission; a refusal is shown on the
-    field it is about (else on `fallback`); then the post is rewritten at once."""
-    svc = services(context)
+    field it is about (else on `fallback`); then the meeting's post is rewritten at once."""
     meta = json.loads(view.get("private_metadata") or "{}")
     meeting_id = int(meta.get("meeting_id") or 0)
-    inputs = {b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"}
-    person = await who(svc, body["user"]["id"])
-    if person is None:
-        await ack(response_action="errors", errors={fallback: STRANGER})
-        return
-    rendered = None
-    try:
-        async with once(svc, view_key(view)) as s:
-            await work(s, person, meeting_id)
-            row = await office.latest_rewrite(s, meetings.post_ref(meeting_id))
-            if row is not None:
-                rendered = render(row.event, row.payload, svc.scheme.timezone)
-    except Duplicate:
-        await ack()
-        return
-    except Refused as refusal:
-        field = refusal.field if refusal.field in inputs else fallback
-        await ack(response_action="errors", errors={field: refusal.sentence})
-        return
-    await ack()
-    await rewrite(client, {"channel": meta.get("channel"), "ts": meta.get("ts")}, rendered)
+    await submit_and_rewrite(ack, view, body, context, client, fallback,
+                             lambda s, actor: work(s, actor, meeting_id),
+                             lambda _actor: meetings.post_ref(meeting_id))
 
 
 async def record_notes(ack, body, view, context, client) -> None:
