@@ -240,8 +240,8 @@ class Database:
             if len(group.waiting) * 2 < group.last_size:
                 # Busy (the last transaction was shared by many), yet few are waiting: more
                 # are a moment away (sending their replies), so wait for them briefly rather
-                # than commit for these few alone (as PostgreSQL's commit_delay does). Measured
-                # in a burst: 2.4 → 1.9 ms CPU per form step (bench/telegram.py).
+                # than commit for these few alone (as PostgreSQL's commit_delay does); the
+                # CPU this saves per form step is in bench/RESULTS.md, "telegram".
                 await asyncio.sleep(GROUP_DELAY)
             # Callers cancelled while waiting (shutdown) are left out before anything is written.
             batch = [(item, future) for item, future in group.waiting[:GROUP_MAX]
