@@ -8,6 +8,7 @@ from typing import Any
 
 from handlers.slack.blocks import context, esc, option, plain
 from handlers.slack.modals import modal, text_input
+from storage.operations.meeting_notes import ACTION_CHARS
 from storage.scheme import Scheme
 
 MEETING_NOTES = "meeting_notes"
@@ -42,7 +43,7 @@ def notes_view(scheme: Scheme, meeting: dict[str, Any], people: list[tuple[int, 
               text_input("decisions", "Decisions", multiline=True, max_length=limit + 1,
                          optional=True)]
     for row in range(1, ACTION_ROWS + 1):
-        blocks += [text_input(f"action_{row}", f"Action {row}", max_length=501, optional=True,
+        blocks += [text_input(f"action_{row}", f"Action {row}", max_length=ACTION_CHARS + 1, optional=True,
                               placeholder="What is to be done"),
                    _people_select(f"owner_{row}", f"Action {row}: who will do it", people),
                    _date_input(f"due_{row}", f"Action {row}: due by (empty: in "

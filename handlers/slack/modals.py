@@ -8,6 +8,7 @@ from typing import Any
 
 from handlers.slack.blocks import context, esc, option, plain, sections
 from storage.models import Role
+from storage.operations.meetings import WORDS_CHARS
 from storage.scheme import Scheme
 
 TITLE_LIMIT = 24
@@ -135,9 +136,9 @@ MEETING_LENGTHS = (("30 minutes", "30"), ("1 hour", "60"), ("1½ hours", "90"),
 def meeting_view(scheme: Scheme) -> dict[str, Any]:
     return modal("Schedule a meeting", [
         select_input("kind", "Kind", list(MEETING_KINDS), radio=True),
-        text_input("title", "Title", max_length=200,
+        text_input("title", "Title", max_length=WORDS_CHARS + 1,
                    placeholder="e.g. Quarterly ambassadors' meeting"),
-        text_input("place", "Where", max_length=200,
+        text_input("place", "Where", max_length=WORDS_CHARS + 1,
                    placeholder=f"e.g. {scheme.words.meeting_venue}, or online"),
         text_input("starts_at", "When", max_length=200,
                    placeholder="e.g. 14/03 19:00 or next Tuesday 10am"),

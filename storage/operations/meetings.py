@@ -28,6 +28,7 @@ RSVP_ANSWERS = ("yes", "no", "maybe")
 ANSWER_WORDS = {"yes": "Coming", "maybe": "Maybe", "no": "Can't come"}
 SCHEDULER = "scheduler"
 RSVP_NOTE_CHARS = 500
+WORDS_CHARS = 200  # a meeting's title and place
 
 
 def post_ref(meeting_id: int) -> str:
@@ -123,7 +124,7 @@ async def write_post(session: AsyncSession, scheme: Scheme, meeting: Meeting, *,
 
 def _clean(value: str | None, what: str, field: str) -> str:
     value = " ".join(clean_text(value).split())
-    if not value or len(value) > 200:
+    if not value or len(value) > WORDS_CHARS:
         raise InvalidInput(what, field=field)
     return value
 
@@ -139,8 +140,9 @@ async def create_meeting(session: AsyncSession, scheme: Scheme, *, kind: str, ti
         kind_value = MeetingKind(kind)
     except ValueError:
         raise InvalidInput("Please choose a quarterly meeting or a catch-up.") from None
-    title = _clean(title, "Please give a title of up to 200 characters.", "title")
-    place = _clean(place, "Please say where it is (or 'online'), up to 200 characters.", "place")
+    title = _clean(title, f"Please give a title of up to {WORDS_CHARS} characters.", "title")
+    place = _clean(place, f"Please say where it is (or 'online'), up to {WORDS_CHARS} "
+                          f"characters.", "place")
     if starts_at <= now:
         raise InvalidInput("A meeting must be scheduled in the future: "
                            f"{format_when(starts_at, scheme.timezone)} has passed.",
