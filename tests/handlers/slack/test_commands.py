@@ -3,8 +3,6 @@ that may and may not use it."""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy.exc import DBAPIError
 
 from scheduler.digest import post_digest
 from storage.models import Invite, Meeting, MeetingRsvp, Outbox, Person, Role
@@ -147,11 +145,7 @@ async def test_digest_now(office: Office) -> None:
     """The office posts the weekly digest on demand (scheduler/digest.py builds it)."""
     emu = office.emu
     await urgent_feedback(office)
-    try:
-        await post_digest(office.db, office.scheme, dry_run=True)
-    except DBAPIError as error:  # the digest's own tests report this; here it's the Slack side
-        pytest.skip(f"scheduler/digest.py can't build a digest on {office.db.dialect}: "
-                    f"{str(error.orig)[:120]}")
+    await post_digest(office.db, office.scheme, dry_run=True)
     olive = office.uid(Role.OFFICER)
     await emu.slash_command(office.uid(Role.AMBASSADOR), CMD, "digest")
     await office.ephemeral(office.uid(Role.AMBASSADOR), "Only engagement officers, the "
