@@ -3,7 +3,6 @@ that may and may not use it."""
 
 from __future__ import annotations
 
-
 from scheduler.digest import post_digest
 from storage.models import Invite, Meeting, MeetingRsvp, Outbox, Person, Role
 from storage.operations import people
