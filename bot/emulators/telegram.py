@@ -232,7 +232,6 @@ class ChatMessage:
     update_id: int | None = None  # the update that brought a user's message to the bot
     reply_keyboard: list[list[str]] | None = None  # a ReplyKeyboardMarkup sent with it
     edited: bool = False
-    deleted: bool = False
     sent_at: float = 0.0  # time.perf_counter() when it reached the emulator
     # The text (or caption) it had before each edit, oldest first: Telegram shows only the
     # latest, but a test can see what a person was shown on the way ("still checking…").
@@ -305,13 +304,12 @@ class ChatMessage:
             "file_id": self.file_id,
             "media_group_id": self.media_group_id,
             "edited": self.edited,
-            "deleted": self.deleted,
         }
 
     def __repr__(self) -> str:
         who = "bot" if self.from_bot else f"user {self.sender_id}"
         body = self.text if self.text is not None else f"<{self.kind}> {self.caption or ''}"
-        flags = "".join((" edited" if self.edited else "", " deleted" if self.deleted else ""))
+        flags = " edited" if self.edited else ""
         buttons = f" buttons={self.buttons}" if self.buttons else ""
         return f"<ChatMessage {self.chat_id}/{self.message_id} {who}{flags}: {body!r}{buttons}>"
 
@@ -816,8 +814,6 @@ class FakeUser:
         """Edit one of the user's own text messages; the bot gets an ``edited_message``."""
         if message.from_bot or message.sender_id != self.id:
             raise AssertionError(f"{self!r} can only edit their own messages, not {message!r}")
-        if message.deleted:
-            raise AssertionError(f"{message!r} was deleted")
         return self.emulator._edit_user_message(self, message, new_text)
 
     async def press(self, button: str, message: ChatMessage | int | None = None, *,
@@ -885,9 +881,8 @@ class FakeUser:
 
     @property
     def last_bot_message(self) -> ChatMessage | None:
-        """The bot's latest message in the private chat (deleted ones skipped)."""
-        return next((m for m in reversed(self.chat.messages) if m.from_bot and not m.deleted),
-                    None)
+        """The bot's latest message in the private chat."""
+        return next((m for m in reversed(self.chat.messages) if m.from_bot), None)
 
 
 def _with_caption(content: dict[str, Any], caption: str | None,
@@ -1079,7 +1074,7 @@ class TelegramEmulator:
         return list(chat.messages) if chat else []
 
     def bot_messages(self, chat_id: int) -> list[ChatMessage]:
-        """The bot's messages in the chat, deleted ones included (see ``deleted``)."""
+        """The bot's messages in the chat."""
         chat = self._chats.get(chat_id)
         return list(chat.bot_sent) if chat else []
 
@@ -1217,7 +1212,7 @@ class TelegramEmulator:
                 raise AssertionError(f"no message {message} in chat {chat.id}")
             return chat.by_id[message]
         for candidate in reversed(chat.messages):
-            if candidate.from_bot and not candidate.deleted and candidate.buttons:
+            if candidate.from_bot and candidate.buttons:
                 return candidate
         raise AssertionError(f"no bot message with inline buttons in chat {chat.id}; "
                              f"last messages: {chat.messages[-5:]}")
@@ -1351,7 +1346,7 @@ class TelegramEmulator:
         if not message_id:
             return None
         replied = chat.by_id.get(int(message_id))
-        if replied is None or replied.deleted:
+        if replied is None:
             allowed = reply.get("allow_sending_without_reply") or params.get(
                 "allow_sending_without_reply")
             if allowed:
@@ -1374,7 +1369,7 @@ class TelegramEmulator:
             raise _bad_request("MESSAGE_ID_INVALID")  # inline mode is not emulated
         chat = self._target_chat(params)
         message = chat.by_id.get(params.get("message_id"))  # type: ignore[arg-type]
-        if message is None or message.deleted:
+        if message is None:
             raise _bad_request("message to edit not found")
         if not message.from_bot:
             raise _bad_request("message can't be edited")
@@ -1812,7 +1807,7 @@ class TelegramEmulator:
                             content_type=stored.mime_type or "application/octet-stream")
 
     async def _control_events(self, request: web.Request) -> web.StreamResponse:
-        """Server-sent events: one ``data:`` line of JSON per new, edited or deleted message."""
+        """Server-sent events: one ``data:`` line of JSON per new or edited message."""
         response = web.StreamResponse(headers={"Cache-Control": "no-cache"})
         response.content_type = "text/event-stream"
         await response.prepare(request)

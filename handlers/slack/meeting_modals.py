@@ -43,8 +43,8 @@ def notes_view(scheme: Scheme, meeting: dict[str, Any], people: list[tuple[int, 
               text_input("decisions", "Decisions", multiline=True, max_length=limit + 1,
                          optional=True)]
     for row in range(1, ACTION_ROWS + 1):
-        blocks += [text_input(f"action_{row}", f"Action {row}", max_length=ACTION_CHARS + 1, optional=True,
-                              placeholder="What is to be done"),
+        blocks += [text_input(f"action_{row}", f"Action {row}", max_length=ACTION_CHARS + 1,
+                              optional=True, placeholder="What is to be done"),
                    _people_select(f"owner_{row}", f"Action {row}: who will do it", people),
                    _date_input(f"due_{row}", f"Action {row}: due by (empty: in "
                                f"{scheme.limits.follow_up_due_days} days)")]

@@ -167,13 +167,10 @@ async def record_media(session: AsyncSession, scheme: Scheme, *, engagement_id: 
     engagement = await get_own_engagement(session, engagement_id, actor)
     if engagement.status == EngagementStatus.CANCELLED:
         raise Conflict("That engagement was cancelled; please pick another one.")
-    starts_at = engagement.starts_at
-    if starts_at.tzinfo is None:  # set in this session, not read back through the UTC type
-        starts_at = starts_at.replace(tzinfo=dt.UTC)
-    if starts_at > (now or utcnow()):
+    if engagement.starts_at > (now or utcnow()):
         raise Conflict(f"That engagement hasn't started yet (it starts "
-                       f"{format_when(starts_at, scheme.timezone)}); photos and videos can be "
-                       f"added once it has.")
+                       f"{format_when(engagement.starts_at, scheme.timezone)}); photos and "
+                       f"videos can be added once it has.")
     try:
         kind_value = MediaKind(kind)
     except ValueError:

@@ -273,7 +273,7 @@ async function loadChat() {
 function renderChat(data) {
   const chat = $("#chat");
   const atBottom = chat.scrollHeight - chat.scrollTop - chat.clientHeight < 80;
-  const messages = data.messages.filter((m) => !m.deleted);
+  const messages = data.messages;
   const who = ambassador();
   if (!messages.length) {
     chat.replaceChildren(el("div", { class: "chat-empty" },
