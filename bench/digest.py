@@ -228,7 +228,7 @@ async def load_history(url: str, count: int, dialect: str, path: Path | None) ->
     return db
 
 
-async def _fresh_pg(base_url: str, name: str) -> str:
+async def fresh_pg(base_url: str, name: str) -> str:
     admin = Database(base_url, isolation_level="AUTOCOMMIT")
     try:
         async with admin.engine.connect() as conn:
@@ -267,7 +267,7 @@ async def sized_databases(tmp: str, dialect: str, sizes: list[int], name: str,
                 databases[count] = await load_history(f"sqlite+aiosqlite:///{path}", count,
                                                       dialect, path)
             else:
-                url = await _fresh_pg(pg or "", f"bench_{name}_{count}")
+                url = await fresh_pg(pg or "", f"bench_{name}_{count}")
                 databases[count] = await load_history(url, count, dialect, None)
         yield databases
     finally:

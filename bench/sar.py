@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 
 from bench.common import median_range, pairwise_ratios
-from bench.digest import SCHEME, _fresh_pg
+from bench.digest import SCHEME, fresh_pg
 from storage.db import Database
 from storage.models import AuditEvent, Base, Engagement, Feedback, Media, Outbox, Person, Role
 from storage.operations.people import sync_scheme
@@ -255,7 +255,7 @@ async def _main(weeks: int, weekly: int, rounds: int) -> list[Measured]:
         results.append(await _measure("sqlite", f"sqlite+aiosqlite:///{path}", weeks, weekly,
                                       rounds, Path(tmp)))
         if pg:
-            url = await _fresh_pg(pg, "bench_sar")
+            url = await fresh_pg(pg, "bench_sar")
             results.append(await _measure("postgresql", url, weeks, weekly, rounds, Path(tmp)))
     return results
 
