@@ -6,15 +6,18 @@ import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.db import Database
 from storage.errors import Conflict, is_unique_violation
-from storage.models import FormDraft, Person, ProcessedUpdate, utcnow
+from storage.models import Area, FormDraft, Person, ProcessedUpdate, utcnow
 from storage.operations.drafts import DraftSave
 
 
@@ -135,9 +138,11 @@ async def arrive(db: Database, key: str, *, telegram_id: int, take: Take,
     of them, instead of a transaction each. `take` runs inside that transaction and must not
     touch the database itself (it may be run a second time, on a fresh read, when the shared
     transaction fails and each update is done again alone)."""
-    return await db.grouped("telegram-arrivals", _Knock(key, telegram_id, draft_transport,
-                                                        now or utcnow(), take),
-                            _arrive_together)
+    knock = _Knock(key, telegram_id, draft_transport, now or utcnow(), take)
+    if db.dialect == "postgresql":
+        return await db.grouped("telegram-arrivals", knock, _arrive_together,
+                                alone=partial(_arrive_alone, db))
+    return await db.grouped("telegram-arrivals", knock, _arrive_together)
 
 
 # Built once: building a statement costs more CPU than running it on SQLite, and these run for
@@ -158,14 +163,6 @@ _SAVE_DRAFT = update(_DRAFTS).where(
          expires_at=bindparam("b_expires"), updated_at=bindparam("b_now"))
 _RECORD_KEY = insert(ProcessedUpdate.__table__)
 _KEYS = ProcessedUpdate.__table__
-# PostgreSQL, one update alone: its draft saved and its key recorded in one statement (the key
-# inserted only if the draft was there to update), so they commit together without a
-# transaction around them (`_arrive_alone`).
-_SAVE_DRAFT_WITH_KEY = insert(_KEYS).from_select(
-    ["key", "processed_at"],
-    select(bindparam("b_key", type_=_KEYS.c.key.type),
-           bindparam("b_processed_at", type_=_KEYS.c.processed_at.type))
-    .select_from(_SAVE_DRAFT.returning(_DRAFTS.c.id).cte("saved")))
 
 
 async def _arrive_together(session: AsyncSession, knocks: Sequence[_Knock]) -> list[Arrival]:
@@ -174,9 +171,6 @@ async def _arrive_together(session: AsyncSession, knocks: Sequence[_Knock]) -> l
         # Two updates of one person (or one update twice) must not both act on one read: the
         # caller takes each alone, in order.
         raise Conflict("updates of one person arrived together")
-    alone = len(knocks) == 1 and session.get_bind().dialect.name == "postgresql"
-    if alone:
-        await _arrive_alone(session)
     # One read for all: each person with their drafts, and beside every row the keys of the
     # group that are already recorded (usually none: then one row per person and draft).
     keys = [k.key for k in knocks]
@@ -185,7 +179,7 @@ async def _arrive_together(session: AsyncSession, knocks: Sequence[_Knock]) -> l
         "transports": sorted({k.draft_transport for k in knocks if k.draft_transport})})
     people: dict[int, Person] = {}
     seen: dict[str, dt.datetime] = {}
-    found: dict[tuple[int, str], tuple[int, dict[str, Any], dt.datetime]] = {}
+    found: dict[tuple[int, str], _Draft] = {}
     for person, transport, draft_id, state, expires_at, seen_key, seen_at in rows:
         people[person.telegram_id] = person
         if seen_key is not None:
@@ -200,53 +194,112 @@ async def _arrive_together(session: AsyncSession, knocks: Sequence[_Knock]) -> l
     expired: list[int] = []
     saves: list[tuple[str, DraftSave]] = []
     for knock in knocks:
-        person = people.get(knock.telegram_id)
-        arrived = Arrival(knock.key in seen, person, seen_at=seen.get(knock.key))
-        draft = found.get((knock.telegram_id, knock.draft_transport or ""))
-        if person is not None and not arrived.seen and person.active and draft is not None:
-            draft_id, state, expires_at = draft
-            if expires_at <= knock.now:
-                expired.append(draft_id)   # dropped, as `drafts.load_draft` drops it
-            else:
-                arrived.draft_state = dict(state)
-        if not arrived.seen:
-            save = await knock.take(arrived)
-            if save is not None:
-                saves.append((knock.key, save))
+        arrived, expired_draft, save = await _decide(
+            knock, people.get(knock.telegram_id), knock.key in seen, seen.get(knock.key),
+            found.get((knock.telegram_id, knock.draft_transport or "")))
+        if expired_draft is not None:
+            expired.append(expired_draft)
+        if save is not None:
+            saves.append((knock.key, save))
         arrivals.append(arrived)
     if expired:
         await session.execute(delete(FormDraft).where(FormDraft.id.in_(expired)))
-    if alone and saves:
-        [(key, save)] = saves
-        await _save_draft_with_key(session, key, save)
-    elif saves:
+    if saves:
         await _save_drafts(session, saves)
     return arrivals
 
 
-async def _arrive_alone(session: AsyncSession) -> None:
-    """On PostgreSQL, one update's arrival runs without BEGIN and COMMIT: two round trips to
-    the server of the five a transaction would take, and most of a lone update's wait.
-
-    Nothing is lost by it. At PostgreSQL's READ COMMITTED a transaction's read locks nothing
-    either, so the read then the write behave the same inside one or not; the write is then a
-    single statement (`_save_draft_with_key`) or the drop of an expired draft (never both for
-    one update), and a single statement commits all of itself or nothing. A key recorded by
-    another delivery meanwhile fails that statement on the unique key, as it would fail the
-    transaction's INSERT. (SQLite has no writing CTE, and its transaction costs no round
-    trip to a server.)"""
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+# A person's draft in progress as read: its id, state and expiry.
+_Draft = tuple[int, dict[str, Any], dt.datetime]
 
 
-async def _save_draft_with_key(session: AsyncSession, key: str, save: DraftSave) -> None:
-    result = await session.execute(_SAVE_DRAFT_WITH_KEY, {
-        "b_person": save.person_id, "b_transport": save.transport, "b_form": save.form,
-        "b_state": dict(save.state), "b_expires": save.expires_at, "b_now": save.updated_at,
-        "b_key": key, "b_processed_at": utcnow()})
-    if result.rowcount != 1:
-        # The draft went away after it was read (it cannot, under the chat's lock): nothing
-        # was written, and the update is handled again.
-        raise Conflict("a draft changed while its update was handled")
+async def _decide(knock: _Knock, person: Person | None, seen: bool, seen_at: dt.datetime | None,
+                  draft: _Draft | None) -> tuple[Arrival, int | None, DraftSave | None]:
+    """What one update's read means: its `Arrival`, the id of an expired draft to drop (as
+    `drafts.load_draft` drops it), and the draft to save with its key (`take`'s answer)."""
+    arrived = Arrival(seen, person, seen_at=seen_at)
+    expired = None
+    if person is not None and not seen and person.active and draft is not None:
+        draft_id, state, expires_at = draft
+        if expires_at <= knock.now:
+            expired = draft_id
+        else:
+            arrived.draft_state = dict(state)
+    save = None if seen else await knock.take(arrived)
+    return arrived, expired, save
+
+
+# PostgreSQL, one update alone (`_arrive_alone`): the read for one person and one key, with no
+# expanding lists and no ORM session, and the write in one statement (its draft saved and its
+# key inserted only if the draft was there to update).
+_PEOPLE, _AREAS = Person.__table__, Area.__table__
+_ARRIVAL = select(
+    *_PEOPLE.c, *_AREAS.c, _DRAFTS.c.id, _DRAFTS.c.state, _DRAFTS.c.expires_at,
+    _KEYS.c.key, _KEYS.c.processed_at,
+).select_from(_PEOPLE).outerjoin(_AREAS, _AREAS.c.id == _PEOPLE.c.area_id).outerjoin(
+    _DRAFTS, and_(_DRAFTS.c.person_id == _PEOPLE.c.id, _DRAFTS.c.active.is_(True),
+                  _DRAFTS.c.transport == bindparam("transport", type_=_DRAFTS.c.transport.type)),
+).outerjoin(_KEYS, _KEYS.c.key == bindparam("key", type_=_KEYS.c.key.type)
+            ).where(_PEOPLE.c.telegram_id == bindparam("telegram_id"))
+_KEY_RECORDED = select(_KEYS.c.key, _KEYS.c.processed_at).where(_KEYS.c.key == bindparam("key"))
+_PERSON_FIELDS = [inspect(Person).get_property_by_column(c).key for c in _PEOPLE.c]
+_AREA_FIELDS = [inspect(Area).get_property_by_column(c).key for c in _AREAS.c]
+_SAVE_DRAFT_WITH_KEY = insert(_KEYS).from_select(
+    ["key", "processed_at"],
+    select(bindparam("b_key", type_=_KEYS.c.key.type),
+           bindparam("b_processed_at", type_=_KEYS.c.processed_at.type))
+    .select_from(_SAVE_DRAFT.returning(_DRAFTS.c.id).cte("saved")))
+
+
+async def _arrive_alone(db: Database, knock: _Knock) -> Arrival:
+    """One update's arrival when no other arrives with it, on PostgreSQL: its statements on
+    one connection with no transaction around them (`Database.statements`), so two round trips
+    instead of five, and no ORM session.
+
+    Nothing is lost by it. Its only write is a single statement (`_SAVE_DRAFT_WITH_KEY`) or
+    the drop of an expired draft (never both for one update), and a single statement commits
+    all of itself or nothing. A key recorded by another delivery meanwhile fails that
+    statement on the unique key, as it would fail a transaction's INSERT."""
+    async with db.statements() as connection:
+        row = (await connection.execute(_ARRIVAL, {
+            "telegram_id": knock.telegram_id, "key": knock.key,
+            "transport": knock.draft_transport})).first()
+        if row is None:   # nobody we know sent it (rare): its key read apart
+            person, draft = None, None
+            seen_key, seen_at = (await connection.execute(_KEY_RECORDED, {"key": knock.key})
+                                 ).first() or (None, None)
+        else:
+            person, draft, (seen_key, seen_at) = _person_draft_and_key(row)
+        arrived, expired, save = await _decide(knock, person, seen_key is not None, seen_at,
+                                               draft)
+        if expired is not None:
+            await connection.execute(delete(_DRAFTS).where(_DRAFTS.c.id == expired))
+        if save is not None:
+            result = await connection.execute(_SAVE_DRAFT_WITH_KEY, {
+                "b_person": save.person_id, "b_transport": save.transport, "b_form": save.form,
+                "b_state": dict(save.state), "b_expires": save.expires_at,
+                "b_now": save.updated_at, "b_key": knock.key, "b_processed_at": utcnow()})
+            if result.rowcount != 1:
+                # The draft went away after it was read (it cannot, under the chat's lock):
+                # nothing was written, and the update is handled again.
+                raise Conflict("a draft changed while its update was handled")
+    return arrived
+
+
+def _person_draft_and_key(row: Sequence[Any]) -> tuple[Person, _Draft | None,
+                                                       tuple[str | None, dt.datetime | None]]:
+    """`_ARRIVAL`'s row as the ORM would have loaded it: a detached `Person` (with its `area`),
+    as a session's read leaves it once closed, then the draft and the recorded key."""
+    people, areas = len(_PERSON_FIELDS), len(_AREA_FIELDS)
+    person = Person(**dict(zip(_PERSON_FIELDS, row[:people], strict=True)))
+    make_transient_to_detached(person)
+    area = None
+    if person.area_id is not None:
+        area = Area(**dict(zip(_AREA_FIELDS, row[people:people + areas], strict=True)))
+        make_transient_to_detached(area)
+    set_committed_value(person, "area", area)   # loaded, as `lazy="joined"` loads it
+    draft_id, state, expires_at, seen_key, seen_at = row[people + areas:]
+    return person, None if draft_id is None else (draft_id, state, expires_at), (seen_key, seen_at)
 
 
 async def _save_drafts(session: AsyncSession, saves: list[tuple[str, DraftSave]]) -> None:

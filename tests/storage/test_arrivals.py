@@ -8,9 +8,9 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, inspect, select
 
-from storage.models import FormDraft, ProcessedUpdate
+from storage.models import FormDraft, Person, ProcessedUpdate
 from storage.operations import drafts, updates
 from tests.storage.seed import NOW, Cast
 
@@ -139,3 +139,49 @@ async def test_an_expired_draft_is_dropped_on_arrival(db, scheme, together) -> N
     assert await keys(db) == set()
     async with db.transaction() as s:
         assert await s.scalar(select(FormDraft)) is None
+
+
+@pytest.mark.parametrize("together", [False, True])
+async def test_the_sender_reads_the_same_alone_or_with_others(db, scheme, together) -> None:
+    """A lone update on PostgreSQL is read without an ORM session (`updates._arrive_alone`):
+    the person it gives handlers must be the one a session gives — every field, the area
+    loaded, detached — and usable in the transactions that follow."""
+    cast = await Cast.create(db, scheme)
+    ann = cast.ambassador
+    await start_form(db, scheme, ann)
+    calls: list[str] = []
+    arrivals = [updates.arrive(db, "tg:1", telegram_id=ann.telegram_id,
+                               take=answer(scheme, "Ann's", calls), draft_transport=TRANSPORT,
+                               now=NOW)]
+    if together:
+        arrivals.insert(0, updates.arrive(db, "tg:0", telegram_id=cast.officer.telegram_id,
+                                          take=answer(scheme, "x", calls)))
+    arrived = (await asyncio.gather(*arrivals))[-1]
+    person = arrived.person
+    async with db.transaction() as s:
+        stored = await s.get(Person, ann.id)
+        fields = {c.key: getattr(stored, c.key) for c in inspect(Person).column_attrs}
+        stored_area = stored.area.name
+    assert {key: getattr(person, key) for key in fields} == fields
+    assert person.area is not None and person.area.name == stored_area
+    assert inspect(person).detached and arrived.draft_state == {
+        "form": "grant", "step": "a", "answers": {}}
+    async with db.transaction() as s:   # as handlers then use it: a draft saved for them
+        await drafts.save_draft(s, scheme, person, TRANSPORT, "grant",
+                                {"form": "grant", "step": "c", "answers": {}}, now=NOW)
+    async with db.transaction() as s:
+        assert (await s.scalar(select(FormDraft).where(FormDraft.person_id == ann.id))
+                ).state["step"] == "c"
+        assert await s.scalar(select(func.count()).select_from(Person).where(
+            Person.telegram_id == ann.telegram_id)) == 1
+
+    # Sent by nobody we know, alone: read apart, and its key found when it comes again.
+    stranger = ann.telegram_id + 10**6
+    first = await updates.arrive(db, "tg:9", telegram_id=stranger,
+                                 take=answer(scheme, "y", calls))
+    async with db.transaction() as s:
+        await updates.remember(s, "tg:9")
+    again = await updates.arrive(db, "tg:9", telegram_id=stranger,
+                                 take=answer(scheme, "z", calls))
+    assert first.person is None and not first.seen and again.seen and again.seen_at is not None
+    assert calls.count("z") == 0
