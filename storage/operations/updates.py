@@ -138,11 +138,10 @@ async def arrive(db: Database, key: str, *, telegram_id: int, take: Take,
     of them, instead of a transaction each. `take` runs inside that transaction and must not
     touch the database itself (it may be run a second time, on a fresh read, when the shared
     transaction fails and each update is done again alone)."""
-    knock = _Knock(key, telegram_id, draft_transport, now or utcnow(), take)
-    if db.dialect == "postgresql":
-        return await db.grouped("telegram-arrivals", knock, _arrive_together,
-                                alone=partial(_arrive_alone, db))
-    return await db.grouped("telegram-arrivals", knock, _arrive_together)
+    return await db.grouped(
+        "telegram-arrivals", _Knock(key, telegram_id, draft_transport, now or utcnow(), take),
+        _arrive_together,
+        alone=partial(_arrive_alone, db) if db.dialect == "postgresql" else None)
 
 
 # Built once: building a statement costs more CPU than running it on SQLite, and these run for
@@ -276,9 +275,7 @@ async def _arrive_alone(db: Database, knock: _Knock) -> Arrival:
             await connection.execute(delete(_DRAFTS).where(_DRAFTS.c.id == expired))
         if save is not None:
             result = await connection.execute(_SAVE_DRAFT_WITH_KEY, {
-                "b_person": save.person_id, "b_transport": save.transport, "b_form": save.form,
-                "b_state": dict(save.state), "b_expires": save.expires_at,
-                "b_now": save.updated_at, "b_key": knock.key, "b_processed_at": utcnow()})
+                **_draft_values(save), "b_key": knock.key, "b_processed_at": utcnow()})
             if result.rowcount != 1:
                 # The draft went away after it was read (it cannot, under the chat's lock):
                 # nothing was written, and the update is handled again.
@@ -306,14 +303,16 @@ async def _save_drafts(session: AsyncSession, saves: list[tuple[str, DraftSave]]
     """Every draft in one executemany UPDATE, every key in one INSERT (Core statements: no
     unit of work, compiled once and cached)."""
     processed_at = utcnow()   # as `remember` records it: the real time, for retention
-    result = await session.execute(
-        _SAVE_DRAFT,
-        [{"b_person": save.person_id, "b_transport": save.transport, "b_form": save.form,
-          "b_state": dict(save.state), "b_expires": save.expires_at, "b_now": save.updated_at}
-         for _, save in saves])
+    result = await session.execute(_SAVE_DRAFT, [_draft_values(save) for _, save in saves])
     if session.get_bind().dialect.supports_sane_multi_rowcount and result.rowcount != len(saves):
         # A draft went away after it was read (it cannot, under the chat's lock): roll back;
         # each update is then taken alone, through the ordinary path.
         raise Conflict("a draft changed while its update was handled")
     await session.execute(_RECORD_KEY, [{"key": key, "processed_at": processed_at}
                                         for key, _ in saves])
+
+
+def _draft_values(save: DraftSave) -> dict[str, Any]:
+    """`_SAVE_DRAFT`'s parameters for one draft."""
+    return {"b_person": save.person_id, "b_transport": save.transport, "b_form": save.form,
+            "b_state": dict(save.state), "b_expires": save.expires_at, "b_now": save.updated_at}
